@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/keyvault/keyvault/internal/server"
+)
+
+// envPrefix starts the environment variable of every serve flag:
+// --data-dir is KEYVAULT_DATA_DIR.
+const envPrefix = "KEYVAULT_"
+
+type serveOptions struct {
+	cfg        server.Config
+	configFile string
+	logFormat  string
+	logLevel   string
+}
+
+func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
+	d := server.DefaultConfig()
+	c := &o.cfg
+	fs.StringVar(&o.configFile, "config", "", "YAML file of settings, keyed by flag name (data-dir: /var/lib/keyvault)")
+	fs.StringVar(&c.DataDir, "data-dir", d.DataDir, "directory of the store, TLS files, root key and credentials.json")
+	fs.StringVar(&c.Addr, "addr", d.Addr, "address to listen on, host:port (port 0 picks a free port)")
+	fs.StringVar(&c.DNSSuffix, "dns-suffix", d.DNSSuffix, "DNS suffix of vault host names: a vault answers at https://{vault}.{suffix}:{port}/")
+	fs.StringVar(&c.DefaultVault, "default-vault", d.DefaultVault, "name of the vault created on first start, which also answers at localhost and 127.0.0.1")
+	fs.IntVar(&c.DefaultVaultRetentionDays, "default-vault-retention-days", d.DefaultVaultRetentionDays, "days (7 to 90) that deleted objects of the default vault stay recoverable; applies when the vault is created")
+	fs.BoolVar(&c.DefaultVaultPurgeProtection, "default-vault-purge-protection", false, "turn on purge protection for the default vault (it cannot be turned off again)")
+	fs.StringVar(&c.RootKeyFile, "root-key-file", "", "file of the root key that seals the store (default DATA_DIR/root.key; created with mode 0600)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate chain to serve instead of the generated one (needs --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.BoolVar(&c.PlainHTTP, "plain-http", false, "serve plain HTTP without TLS (insecure; the Go and Python SDKs refuse to send tokens over it)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "largest request body accepted, in bytes")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long a shutdown waits for requests in flight")
+	fs.DurationVar(&c.PurgeInterval, "purge-interval", d.PurgeInterval, "how often deleted objects past their retention are purged")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "lowest level logged: debug, info, warn or error")
+}
+
+func newServeCommand() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the KeyVault server",
+		Long: `Run the KeyVault server on the embedded store.
+
+Every flag can also be set by an environment variable, KEYVAULT_ and the flag
+name in capitals with "_" for "-" (KEYVAULT_DATA_DIR), or by a key of the same
+name in the --config YAML file. A flag wins over the environment, which wins
+over the file.
+
+On first start the server creates DATA_DIR with a root key, a local CA
+(ca.pem, to trust in clients), a TLS certificate, the default vault and an
+administrator principal, whose credentials it writes to
+DATA_DIR/credentials.json (mode 0600) at every start.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnvAndFile(cmd.Flags(), o); err != nil {
+				return err
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// applyEnvAndFile sets every flag not given on the command line from its
+// environment variable or, failing that, from the config file.
+func applyEnvAndFile(fs *pflag.FlagSet, o *serveOptions) error {
+	if !fs.Changed("config") {
+		if v, ok := os.LookupEnv(envPrefix + "CONFIG"); ok {
+			o.configFile = v
+		}
+	}
+	fileValues := map[string]any{}
+	if o.configFile != "" {
+		raw, err := os.ReadFile(o.configFile)
+		if err != nil {
+			return fmt.Errorf("read config file: %w", err)
+		}
+		if err := yaml.Unmarshal(raw, &fileValues); err != nil {
+			return fmt.Errorf("config file %s: %w", o.configFile, err)
+		}
+		for key := range fileValues {
+			if f := fs.Lookup(key); f == nil || key == "config" {
+				return fmt.Errorf("config file %s: unknown setting %q (settings are named as the serve flags)", o.configFile, key)
+			}
+		}
+	}
+
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed || f.Name == "config" {
+			return
+		}
+		env := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("environment variable %s: %w", env, serr)
+			}
+			return
+		}
+		if v, ok := fileValues[f.Name]; ok {
+			if serr := fs.Set(f.Name, fmt.Sprint(v)); serr != nil {
+				err = fmt.Errorf("config file %s: setting %s: %w", o.configFile, f.Name, serr)
+			}
+		}
+	})
+	return err
+}
+
+func (o *serveOptions) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("log-level %q: use debug, info, warn or error", o.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("log-format %q: use text or json", o.logFormat)
+}
+
+func (o *serveOptions) run(ctx context.Context) error {
+	log, err := o.logger()
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	c := o.cfg
+	log.Info("starting keyvault", "dataDir", c.DataDir, "addr", c.Addr, "dnsSuffix", c.DNSSuffix,
+		"defaultVault", c.DefaultVault, "rootKeyFile", c.RootKeyFile, "ownTLSCert", c.TLSCert != "", "plainHTTP", c.PlainHTTP)
+	srv, err := server.Open(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	return srv.Serve(ctx)
+}

@@ -1,0 +1,282 @@
+package api
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+
+	"github.com/keyvault/keyvault/internal/vault"
+)
+
+// routeSecrets routes /secrets/... (segs excludes "secrets"). An empty last
+// segment is a trailing slash: /secrets/ lists and /secrets/{name}/ reads
+// the latest version, as the SDKs send them.
+func (h *Handler) routeSecrets(w http.ResponseWriter, r *http.Request, req *Request, segs []string) {
+	if len(segs) > 0 && segs[len(segs)-1] == "" {
+		segs = segs[:len(segs)-1]
+	}
+	switch len(segs) {
+	case 0:
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, r)
+			return
+		}
+		h.listSecrets(w, r, req)
+	case 1:
+		name := segs[0]
+		switch {
+		case r.Method == http.MethodPost && strings.EqualFold(name, "restore"):
+			h.restoreSecret(w, r, req)
+		case r.Method == http.MethodPut:
+			h.setSecret(w, r, req, name)
+		case r.Method == http.MethodGet:
+			h.getSecret(w, r, req, name, "")
+		case r.Method == http.MethodPatch:
+			h.updateSecret(w, r, req, name, "")
+		case r.Method == http.MethodDelete:
+			h.deleteSecret(w, r, req, name)
+		default:
+			methodNotAllowed(w, r)
+		}
+	case 2:
+		name, second := segs[0], segs[1]
+		switch {
+		case r.Method == http.MethodGet && strings.EqualFold(second, "versions"):
+			h.listSecretVersions(w, r, req, name)
+		case r.Method == http.MethodPost && strings.EqualFold(second, "backup"):
+			h.backupSecret(w, r, req, name)
+		case r.Method == http.MethodGet:
+			h.getSecret(w, r, req, name, second)
+		case r.Method == http.MethodPatch:
+			h.updateSecret(w, r, req, name, second)
+		default:
+			methodNotAllowed(w, r)
+		}
+	default:
+		pathNotFound(w, r)
+	}
+}
+
+// routeDeletedSecrets routes /deletedsecrets/... (segs excludes the
+// collection).
+func (h *Handler) routeDeletedSecrets(w http.ResponseWriter, r *http.Request, req *Request, segs []string) {
+	if len(segs) > 0 && segs[len(segs)-1] == "" {
+		segs = segs[:len(segs)-1]
+	}
+	switch {
+	case len(segs) == 0 && r.Method == http.MethodGet:
+		h.listDeletedSecrets(w, r, req)
+	case len(segs) == 1 && r.Method == http.MethodGet:
+		h.getDeletedSecret(w, r, req, segs[0])
+	case len(segs) == 1 && r.Method == http.MethodDelete:
+		h.purgeDeletedSecret(w, r, req, segs[0])
+	case len(segs) == 2 && r.Method == http.MethodPost && strings.EqualFold(segs[1], "recover"):
+		h.recoverDeletedSecret(w, r, req, segs[0])
+	case len(segs) <= 2:
+		methodNotAllowed(w, r)
+	default:
+		pathNotFound(w, r)
+	}
+}
+
+// secretJSON renders a secret version. The value is included when
+// withValue is set; list items carry the versionless id when versioned is
+// false, as Azure's lists do.
+func secretJSON(r *http.Request, v *vault.Vault, s *vault.Secret, withValue, versioned, withRecovery bool) secretBundle {
+	b := secretBundle{
+		ID:          objectURL(r, "secrets", s.Name, s.Version),
+		ContentType: s.ContentType,
+		Attributes:  attributes(s.Attributes, v, withRecovery),
+		Tags:        s.Tags,
+		Kid:         s.KeyID,
+		Managed:     s.Managed,
+	}
+	if !versioned {
+		b.ID = objectURL(r, "secrets", s.Name)
+	}
+	if withValue {
+		value := s.Value
+		b.Value = &value
+	}
+	return b
+}
+
+func deletedSecretJSON(r *http.Request, v *vault.Vault, d *vault.DeletedSecret, item bool) secretBundle {
+	b := secretJSON(r, v, &d.Secret, false, !item, !item)
+	b.RecoveryID = objectURL(r, "deletedsecrets", d.Name)
+	b.DeletedDate = d.DeletedDate
+	b.ScheduledPurgeDate = d.ScheduledPurgeDate
+	return b
+}
+
+func (h *Handler) setSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	var body setSecretRequest
+	if err := decodeBody(r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if body.Value == nil {
+		WriteError(w, r, badRequest("The request body must have a 'value' property (a string; it may be empty)."))
+		return
+	}
+	p := vault.SecretParams{Value: *body.Value, Tags: body.Tags}
+	if body.ContentType != nil {
+		p.ContentType = *body.ContentType
+	}
+	if a := body.Attributes; a != nil {
+		p.Enabled, p.NotBefore, p.Expires = a.Enabled, a.NotBefore, a.Expires
+	}
+	s, err := h.Vaults.SetSecret(r.Context(), req.Vault, name, p)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, secretJSON(r, req.Vault, s, true, true, true))
+}
+
+func (h *Handler) getSecret(w http.ResponseWriter, r *http.Request, req *Request, name, version string) {
+	s, err := h.Vaults.GetSecret(r.Context(), req.Vault, name, version)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, secretJSON(r, req.Vault, s, true, true, true))
+}
+
+func (h *Handler) updateSecret(w http.ResponseWriter, r *http.Request, req *Request, name, version string) {
+	var body updateSecretRequest
+	if err := decodeBody(r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	u := vault.SecretUpdate{ContentType: body.ContentType}
+	if body.Tags != nil {
+		u.SetTags, u.Tags = true, *body.Tags
+	}
+	if a := body.Attributes; a != nil {
+		u.Enabled, u.NotBefore, u.Expires = a.Enabled, a.NotBefore, a.Expires
+	}
+	s, err := h.Vaults.UpdateSecret(r.Context(), req.Vault, name, version, u)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, secretJSON(r, req.Vault, s, false, true, true))
+}
+
+func (h *Handler) deleteSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	d, err := h.Vaults.DeleteSecret(r.Context(), req.Vault, name)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, deletedSecretJSON(r, req.Vault, d, false))
+}
+
+func (h *Handler) listSecrets(w http.ResponseWriter, r *http.Request, req *Request) {
+	max, err := maxResults(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	items, next, err := h.Vaults.ListSecrets(r.Context(), req.Vault, r.URL.Query().Get("$skiptoken"), max)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	page := secretPage{Value: make([]secretBundle, 0, len(items)), NextLink: nextLink(r, req, "/secrets", next, max)}
+	for _, s := range items {
+		page.Value = append(page.Value, secretJSON(r, req.Vault, s, false, false, false))
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (h *Handler) listSecretVersions(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	max, err := maxResults(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	items, next, err := h.Vaults.ListSecretVersions(r.Context(), req.Vault, name, r.URL.Query().Get("$skiptoken"), max)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	page := secretPage{Value: make([]secretBundle, 0, len(items)), NextLink: nextLink(r, req, "/secrets/"+name+"/versions", next, max)}
+	for _, s := range items {
+		page.Value = append(page.Value, secretJSON(r, req.Vault, s, false, true, false))
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (h *Handler) listDeletedSecrets(w http.ResponseWriter, r *http.Request, req *Request) {
+	max, err := maxResults(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	items, next, err := h.Vaults.ListDeletedSecrets(r.Context(), req.Vault, r.URL.Query().Get("$skiptoken"), max)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	page := secretPage{Value: make([]secretBundle, 0, len(items)), NextLink: nextLink(r, req, "/deletedsecrets", next, max)}
+	for _, d := range items {
+		page.Value = append(page.Value, deletedSecretJSON(r, req.Vault, d, true))
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (h *Handler) getDeletedSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	d, err := h.Vaults.GetDeletedSecret(r.Context(), req.Vault, name)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, deletedSecretJSON(r, req.Vault, d, false))
+}
+
+func (h *Handler) recoverDeletedSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	s, err := h.Vaults.RecoverDeletedSecret(r.Context(), req.Vault, name)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, secretJSON(r, req.Vault, s, false, true, true))
+}
+
+func (h *Handler) purgeDeletedSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if err := h.Vaults.PurgeDeletedSecret(r.Context(), req.Vault, name); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) backupSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	blob, err := h.Vaults.BackupSecret(r.Context(), req.Vault, name)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, backupBlob{Value: base64.RawURLEncoding.EncodeToString(blob)})
+}
+
+func (h *Handler) restoreSecret(w http.ResponseWriter, r *http.Request, req *Request) {
+	var body backupBlob
+	if err := decodeBody(r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	blob, err := decodeBlob(body.Value)
+	if err != nil || len(blob) == 0 {
+		WriteError(w, r, badRequest("The 'value' property must be a backup blob in base64url, as returned by backup."))
+		return
+	}
+	s, err := h.Vaults.RestoreSecret(r.Context(), req.Vault, blob)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, secretJSON(r, req.Vault, s, false, true, true))
+}

@@ -1,0 +1,81 @@
+// Package server runs KeyVault: it opens the store, loads the root key,
+// prepares TLS and the token service, and serves HTTPS, routing each request
+// to its vault by host name and authenticating it before the api package
+// handles it.
+package server
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/keyvault/keyvault/internal/vault"
+)
+
+// Config is the server's configuration. The keyvault command fills it from
+// flags, KEYVAULT_* environment variables and a YAML file.
+type Config struct {
+	DataDir     string // holds the store, TLS files, root key and credentials.json
+	Addr        string // host:port to listen on
+	DNSSuffix   string // vaults answer at {vault}.{DNSSuffix}
+	RootKeyFile string // empty means DataDir/root.key
+
+	DefaultVault                string
+	DefaultVaultRetentionDays   int
+	DefaultVaultPurgeProtection bool
+
+	TLSCert, TLSKey string // both empty: generate a CA and certificate in DataDir
+	PlainHTTP       bool   // serve HTTP without TLS (SDKs refuse bearer tokens over it)
+
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+	PurgeInterval   time.Duration
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:                   "keyvault-data",
+		Addr:                      "127.0.0.1:8443",
+		DNSSuffix:                 "vault.localhost",
+		DefaultVault:              "default",
+		DefaultVaultRetentionDays: vault.DefaultRetentionDays,
+		MaxBodyBytes:              1 << 20,
+		ShutdownTimeout:           30 * time.Second,
+		PurgeInterval:             time.Minute,
+	}
+}
+
+func (c *Config) rootKeyPath() string {
+	if c.RootKeyFile != "" {
+		return c.RootKeyFile
+	}
+	return filepath.Join(c.DataDir, "root.key")
+}
+
+// Validate checks the configuration before anything is opened.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("data-dir must not be empty")
+	}
+	if c.DNSSuffix == "" {
+		return fmt.Errorf("dns-suffix must not be empty")
+	}
+	if err := vault.ValidateVaultName(c.DefaultVault); err != nil {
+		return fmt.Errorf("default-vault: %s", vault.AsError(err).Message)
+	}
+	if c.DefaultVaultRetentionDays < vault.MinRetentionDays || c.DefaultVaultRetentionDays > vault.MaxRetentionDays {
+		return fmt.Errorf("default-vault-retention-days must be from %d to %d, got %d",
+			vault.MinRetentionDays, vault.MaxRetentionDays, c.DefaultVaultRetentionDays)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("tls-cert and tls-key must be given together")
+	}
+	if c.MaxBodyBytes < 64<<10 {
+		return fmt.Errorf("max-body-bytes must be at least 65536, got %d", c.MaxBodyBytes)
+	}
+	if c.PurgeInterval <= 0 || c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("purge-interval and shutdown-timeout must be positive")
+	}
+	return nil
+}

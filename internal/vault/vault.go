@@ -1,0 +1,149 @@
+// Package vault is KeyVault's domain: vaults and the objects they hold, their
+// versions, attributes, soft delete, recovery, purge and backup. It knows
+// nothing of HTTP; the api package translates requests into calls here.
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyvault/keyvault/internal/seal"
+	"github.com/keyvault/keyvault/internal/storage"
+)
+
+// Retention limits for soft-deleted objects, in days, as Azure enforces them.
+const (
+	MinRetentionDays     = 7
+	MaxRetentionDays     = 90
+	DefaultRetentionDays = 90
+)
+
+const bucketVaults = "vaults" // lower-case vault name -> Vault (JSON)
+
+var vaultNamePattern = regexp.MustCompile(`^[a-zA-Z](?:[a-zA-Z0-9]|-[a-zA-Z0-9])*$`)
+
+// Vault is a named container of secrets, keys and certificates.
+type Vault struct {
+	Name            string `json:"name"`
+	RetentionDays   int    `json:"softDeleteRetentionInDays"`
+	PurgeProtection bool   `json:"enablePurgeProtection"`
+	Created         int64  `json:"created"`
+}
+
+// ID returns the vault's storage id: its lower-case name. Vault names are
+// unique without regard to case, as DNS names are.
+func (v *Vault) ID() string { return strings.ToLower(v.Name) }
+
+// RecoveryLevel returns the deletion recovery level that objects of this
+// vault report, as Azure derives it from the vault's settings: "Customized"
+// below 90 days of retention, and "+Purgeable" unless purge protection is on.
+func (v *Vault) RecoveryLevel() string {
+	level := "Recoverable"
+	if v.RetentionDays < MaxRetentionDays {
+		level = "CustomizedRecoverable"
+	}
+	if !v.PurgeProtection {
+		level += "+Purgeable"
+	}
+	return level
+}
+
+// ValidateVaultName checks Azure's vault name rules: 3 to 24 letters, digits
+// and hyphens, starting with a letter, ending with a letter or digit, with no
+// two hyphens in a row.
+func ValidateVaultName(name string) error {
+	if len(name) < 3 || len(name) > 24 || !vaultNamePattern.MatchString(name) {
+		return badParameter("The vault name '%s' is invalid. A vault name must be 3 to 24 characters long, contain only letters, digits and hyphens, start with a letter, end with a letter or digit, and not contain consecutive hyphens.", name)
+	}
+	return nil
+}
+
+// Service implements the vault domain on a store.
+type Service struct {
+	store  storage.Store
+	keys   *seal.Keyring
+	backup backupKeyState
+
+	// vaults caches vault records by id. Every change to a vault goes
+	// through this Service, which updates the cache after committing.
+	vaults sync.Map
+
+	// Now returns the current time. Tests replace it to move time forward.
+	Now func() time.Time
+}
+
+// NewService returns a Service that keeps its data in store, sealed by keys.
+func NewService(store storage.Store, keys *seal.Keyring) *Service {
+	return &Service{store: store, keys: keys, Now: time.Now}
+}
+
+// GetVault returns the vault named name (without regard to case).
+func (s *Service) GetVault(ctx context.Context, name string) (*Vault, error) {
+	if v, ok := s.vaults.Load(strings.ToLower(name)); ok {
+		return v.(*Vault), nil
+	}
+	var v *Vault
+	err := s.store.View(ctx, func(tx storage.Tx) error {
+		raw, err := tx.Get(bucketVaults, []byte(strings.ToLower(name)))
+		if err != nil || raw == nil {
+			return err
+		}
+		v = new(Vault)
+		return json.Unmarshal(raw, v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, &Error{Kind: KindNotFound, Code: "VaultNotFound", Message: fmt.Sprintf("The vault '%s' was not found on this server.", name)}
+	}
+	s.vaults.Store(v.ID(), v)
+	return v, nil
+}
+
+// EnsureVault creates the vault v if no vault of that name exists and returns
+// the stored vault. Purge protection, which can only ever be switched on, is
+// switched on in an existing vault if v asks for it.
+func (s *Service) EnsureVault(ctx context.Context, v Vault) (*Vault, error) {
+	if err := ValidateVaultName(v.Name); err != nil {
+		return nil, err
+	}
+	if v.RetentionDays < MinRetentionDays || v.RetentionDays > MaxRetentionDays {
+		return nil, badParameter("softDeleteRetentionInDays must be between %d and %d, got %d", MinRetentionDays, MaxRetentionDays, v.RetentionDays)
+	}
+	var stored Vault
+	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		key := []byte(v.ID())
+		raw, err := tx.Get(bucketVaults, key)
+		if err != nil {
+			return err
+		}
+		if raw != nil {
+			if err := json.Unmarshal(raw, &stored); err != nil {
+				return err
+			}
+			if !v.PurgeProtection || stored.PurgeProtection {
+				return nil
+			}
+			stored.PurgeProtection = true
+		} else {
+			stored = v
+			stored.Created = s.Now().Unix()
+		}
+		raw, err = json.Marshal(stored)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bucketVaults, key, raw)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.vaults.Store(stored.ID(), &stored)
+	return &stored, nil
+}
