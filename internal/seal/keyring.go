@@ -252,16 +252,17 @@ func (s *Sealer) Seal(plaintext, aad []byte) ([]byte, error) {
 	return append(out, body...), nil
 }
 
-// Open decrypts a record made by Seal. It returns ErrDecrypt if the record was
-// changed or aad does not match the one it was sealed with.
+// Open decrypts a record made by Seal. Every error it returns wraps
+// ErrDecrypt: the record was changed, aad does not match the one it was
+// sealed with, or no data key of this scope sealed it.
 func (s *Sealer) Open(record, aad []byte) ([]byte, error) {
 	if len(record) < 2 || record[0] != recordFormat || len(record) < 2+int(record[1]) {
-		return nil, fmt.Errorf("seal: unknown record format")
+		return nil, fmt.Errorf("%w: unknown record format", ErrDecrypt)
 	}
 	id := string(record[2 : 2+int(record[1])])
 	aead := s.keys[id]
 	if aead == nil {
-		return nil, fmt.Errorf("seal: record sealed by unknown data key %q of %q", id, s.scope)
+		return nil, fmt.Errorf("%w: record sealed by unknown data key %q of %q", ErrDecrypt, id, s.scope)
 	}
 	return gcmOpen(aead, record[2+int(record[1]):], aad)
 }

@@ -98,12 +98,16 @@ func (s *Service) loadBackupKey(ctx context.Context) (*backupKey, error) {
 	return s.backup.key, nil
 }
 
-// secretBackup is the plaintext inside a secret backup blob.
-type secretBackup struct {
-	Kind     string                `json:"kind"`
-	Name     string                `json:"name"`
-	Latest   string                `json:"latest"`
-	Versions map[string]secretData `json:"versions"`
+// backupPayload is the plaintext inside a backup blob: an object's head and
+// the content of every version.
+type backupPayload struct {
+	Kind     string            `json:"kind"`
+	Name     string            `json:"name"`
+	Latest   string            `json:"latest"`
+	Versions map[string][]byte `json:"versions"`
+	// Extra holds records a family keeps beside its versions, such as a
+	// key's rotation policy.
+	Extra map[string][]byte `json:"extra,omitempty"`
 }
 
 // sealBackup makes a backup blob:
@@ -148,58 +152,21 @@ func (k *backupKey) open(blob []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// BackupSecret returns a blob holding every version of the secret name,
-// sealed under the server's backup key.
-func (s *Service) BackupSecret(ctx context.Context, v *Vault, name string) ([]byte, error) {
-	if ValidateObjectName(name) != nil {
-		return nil, secretNotFound(name)
-	}
+func (s *Service) sealBackup(ctx context.Context, b *backupPayload) ([]byte, error) {
 	key, err := s.loadBackupKey(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := s.keys.Sealer(ctx, v.ID())
-	if err != nil {
-		return nil, err
-	}
-	lname := lower(name)
-	b := secretBackup{Kind: "secret", Versions: make(map[string]secretData)}
-	found := false
-	err = s.store.View(ctx, func(tx storage.Tx) error {
-		var h head
-		var err error
-		if found, err = getJSON(tx, bucketSecrets, secretKey(v.ID(), lname), &h); err != nil || !found {
-			return err
-		}
-		b.Name, b.Latest = h.Name, h.Latest
-		prefix := []byte(v.ID() + "\x00" + lname + "\x00")
-		return tx.Scan(bucketSecretVersions, prefix, nil, func(k, value []byte) (bool, error) {
-			version := string(k[len(prefix):])
-			d, err := openSecret(sealer, v.ID(), lname, version, value)
-			if err != nil {
-				return false, fmt.Errorf("open secret %s/%s: %w", h.Name, version, err)
-			}
-			b.Versions[version] = *d
-			return true, nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, secretNotFound(name)
-	}
-	payload, err := json.Marshal(&b)
+	payload, err := json.Marshal(b)
 	if err != nil {
 		return nil, err
 	}
 	return key.seal(payload)
 }
 
-// RestoreSecret restores a secret with all its versions from a blob made by
-// BackupSecret, into v. It fails with Conflict if the name is in use, by a
-// live or a soft-deleted secret.
-func (s *Service) RestoreSecret(ctx context.Context, v *Vault, blob []byte) (*Secret, error) {
+// openBackup decrypts a blob made by sealBackup and checks that it holds an
+// object of kind k.
+func (s *Service) openBackup(ctx context.Context, blob []byte, k objectKind) (*backupPayload, error) {
 	key, err := s.loadBackupKey(ctx)
 	if err != nil {
 		return nil, err
@@ -208,53 +175,12 @@ func (s *Service) RestoreSecret(ctx context.Context, v *Vault, blob []byte) (*Se
 	if err != nil {
 		return nil, err
 	}
-	var b secretBackup
-	if err := json.Unmarshal(payload, &b); err != nil || b.Kind != "secret" {
-		return nil, invalidBackup("it does not hold a secret")
+	var b backupPayload
+	if err := json.Unmarshal(payload, &b); err != nil || b.Kind != k.name {
+		return nil, invalidBackup(fmt.Sprintf("it does not hold a %s", k.name))
 	}
-	if ValidateObjectName(b.Name) != nil || b.Versions[b.Latest].Created == 0 {
-		return nil, invalidBackup("it holds no valid secret")
+	if ValidateObjectName(b.Name) != nil || b.Versions[b.Latest] == nil {
+		return nil, invalidBackup(fmt.Sprintf("it holds no valid %s", k.name))
 	}
-	sealer, err := s.keys.Sealer(ctx, v.ID())
-	if err != nil {
-		return nil, err
-	}
-
-	lname := lower(b.Name)
-	records := make(map[string][]byte, len(b.Versions))
-	for version, d := range b.Versions {
-		if !versionPattern.MatchString(version) {
-			return nil, invalidBackup("it holds an invalid version id")
-		}
-		record, err := sealSecret(sealer, v.ID(), lname, version, &d)
-		if err != nil {
-			return nil, err
-		}
-		records[version] = record
-	}
-	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		for _, bucket := range []string{bucketSecrets, bucketDeletedSecrets} {
-			existing, err := tx.Get(bucket, secretKey(v.ID(), lname))
-			if err != nil {
-				return err
-			}
-			if existing != nil {
-				return &Error{Kind: KindConflict, Code: "Conflict",
-					Message: fmt.Sprintf("Secret %s already exists in this vault (live or soft-deleted). Delete and purge it before restoring.", b.Name)}
-			}
-		}
-		for version, record := range records {
-			if err := tx.Put(bucketSecretVersions, versionKey(v.ID(), lname, version), record); err != nil {
-				return err
-			}
-		}
-		return putJSON(tx, bucketSecrets, secretKey(v.ID(), lname), &head{Name: b.Name, Latest: b.Latest})
-	})
-	if err != nil {
-		return nil, err
-	}
-	d := b.Versions[b.Latest]
-	sec := d.secret(b.Name, b.Latest)
-	sec.Value = ""
-	return sec, nil
+	return &b, nil
 }

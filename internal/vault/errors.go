@@ -51,13 +51,3 @@ func IsKind(err error, k Kind) bool {
 func badParameter(format string, args ...any) *Error {
 	return &Error{Kind: KindInvalid, Code: "BadParameter", Message: fmt.Sprintf(format, args...)}
 }
-
-func secretNotFound(name string) *Error {
-	return &Error{Kind: KindNotFound, Code: "SecretNotFound",
-		Message: fmt.Sprintf("A secret with (name/id) %s was not found in this key vault.", name)}
-}
-
-func deletedSecretNotFound(name string) *Error {
-	return &Error{Kind: KindNotFound, Code: "SecretNotFound",
-		Message: fmt.Sprintf("Deleted Secret not found: %s", name)}
-}

@@ -73,6 +73,10 @@ type Service struct {
 	// through this Service, which updates the cache after committing.
 	vaults sync.Map
 
+	// jobs serializes runs of the time-driven jobs (the ticker and test-clock
+	// advances may both start them).
+	jobs sync.Mutex
+
 	// Now returns the current time. Tests replace it to move time forward.
 	Now func() time.Time
 }

@@ -38,6 +38,11 @@ type Store struct {
 	closing chan struct{}
 	done    chan struct{}
 	once    sync.Once
+
+	// mu is held for reading while an Update queues and for writing while
+	// Close closes closing, so no update enters the queue after the commit
+	// loop has drained it for the last time.
+	mu sync.RWMutex
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -95,13 +100,20 @@ func (s *Store) View(ctx context.Context, fn func(storage.Tx) error) error {
 // Update implements storage.Store.
 func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 	u := &update{fn: fn, result: make(chan error, 1)}
+	s.mu.RLock()
+	select {
+	case <-s.closing:
+		s.mu.RUnlock()
+		return storage.ErrClosed
+	default:
+	}
 	select {
 	case s.queue <- u:
-	case <-s.closing:
-		return storage.ErrClosed
 	case <-ctx.Done():
+		s.mu.RUnlock()
 		return ctx.Err()
 	}
+	s.mu.RUnlock()
 	// Once queued, the write may commit, so wait for the outcome even if
 	// ctx is cancelled: returning early would hide a write that happened.
 	return <-u.result
@@ -109,7 +121,11 @@ func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 
 // Close implements storage.Store. Updates already queued are committed first.
 func (s *Store) Close() error {
-	s.once.Do(func() { close(s.closing) })
+	s.once.Do(func() {
+		s.mu.Lock()
+		close(s.closing)
+		s.mu.Unlock()
+	})
 	<-s.done
 	return s.db.Close()
 }
