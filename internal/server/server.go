@@ -55,6 +55,7 @@ type Server struct {
 	listener net.Listener
 	scheme   string
 	ready    atomic.Bool
+	clock    *testClock // nil unless --test-clock
 }
 
 // Open prepares a server: it loads the root key, opens the store, makes sure
@@ -86,10 +87,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 	if created {
 		log.Info("created a new root key; back it up, the store cannot be read without it", "path", cfg.rootKeyPath(), "rootKeyId", root.ID())
 	}
-	s.store, err = bolt.Open(filepath.Join(cfg.DataDir, StoreFile), bolt.Options{})
+	// A nil *bolt.Store must not reach s.store: as a non-nil interface it
+	// would make closeResources call Close on nil.
+	store, err := bolt.Open(filepath.Join(cfg.DataDir, StoreFile), bolt.Options{})
 	if err != nil {
 		return nil, err
 	}
+	s.store = store
 	s.keys = seal.NewKeyring(s.store, root)
 	if err := s.keys.CheckRootKey(ctx); err != nil {
 		return nil, fmt.Errorf("root key %s: %w", cfg.rootKeyPath(), err)
@@ -97,6 +101,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 
 	// Domain: the default vault exists from the first start on.
 	s.vaults = vault.NewService(s.store, s.keys)
+	if cfg.TestClock {
+		s.clock = &testClock{}
+		s.vaults.Now = s.clock.Now
+		log.Warn("the test clock is on: the administrator can move object time forward with POST /_test/clock")
+	}
 	dv, err := s.vaults.EnsureVault(ctx, vault.Vault{
 		Name: cfg.DefaultVault, RetentionDays: cfg.DefaultVaultRetentionDays, PurgeProtection: cfg.DefaultVaultPurgeProtection,
 	})
@@ -150,7 +159,7 @@ func (s *Server) Addr() net.Addr { return s.listener.Addr() }
 func (s *Server) Serve(ctx context.Context) error {
 	jobs, stopJobs := context.WithCancel(context.Background())
 	defer stopJobs()
-	go s.vaults.RunPurger(jobs, s.cfg.PurgeInterval, s.log)
+	go s.vaults.RunJobs(jobs, s.cfg.PurgeInterval, s.log)
 
 	serveErr := make(chan error, 1)
 	go func() {
