@@ -43,7 +43,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.PlainHTTP, "plain-http", false, "serve plain HTTP without TLS (insecure; the Go and Python SDKs refuse to send tokens over it)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "largest request body accepted, in bytes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long a shutdown waits for requests in flight")
-	fs.DurationVar(&c.PurgeInterval, "purge-interval", d.PurgeInterval, "how often deleted objects past their retention are purged")
+	fs.DurationVar(&c.PurgeInterval, "purge-interval", d.PurgeInterval, "how often the time-driven jobs run: purge of deleted objects past their retention, policy-driven key rotation")
+	fs.BoolVar(&c.TestClock, "test-clock", false, "enable POST /_test/clock, with which the administrator moves object time forward (for tests only)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "lowest level logged: debug, info, warn or error")
 }

@@ -42,6 +42,16 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, req *Request) {
 		h.routeSecrets(w, r, req, segs[1:])
 	case "deletedsecrets":
 		h.routeDeletedSecrets(w, r, req, segs[1:])
+	case "keys":
+		h.routeKeys(w, r, req, segs[1:])
+	case "deletedkeys":
+		h.routeDeletedKeys(w, r, req, segs[1:])
+	case "rng":
+		if len(segs) > 2 || (len(segs) == 2 && segs[1] != "") {
+			pathNotFound(w, r)
+			return
+		}
+		h.randomBytes(w, r)
 	default:
 		WriteErrorDetail(w, http.StatusNotFound, ErrorDetail{Code: "NotFound",
 			Message: "The path " + r.URL.Path + " is not an operation of this API."})

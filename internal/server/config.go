@@ -27,6 +27,10 @@ type Config struct {
 	TLSCert, TLSKey string // both empty: generate a CA and certificate in DataDir
 	PlainHTTP       bool   // serve HTTP without TLS (SDKs refuse bearer tokens over it)
 
+	// TestClock enables POST /_test/clock, which moves the clock of objects
+	// (purge dates, rotation, nbf/exp checks) forward for tests.
+	TestClock bool
+
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
 	PurgeInterval   time.Duration

@@ -2,8 +2,8 @@ package server
 
 import (
 	"crypto/rand"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -70,6 +70,9 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	case "/readyz":
 		s.serveReady(w, r)
+		return
+	case "/_test/clock":
+		s.serveTestClock(w, r)
 		return
 	}
 	if identity.Match(r.URL.Path) {
