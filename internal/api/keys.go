@@ -172,7 +172,7 @@ func deletedKeyJSON(r *http.Request, v *vault.Vault, d *vault.DeletedKey) keyBun
 }
 
 func keyItemJSON(r *http.Request, v *vault.Vault, k *vault.Key, versioned bool) keyItem {
-	it := keyItem{Kid: objectURL(r, "keys", k.Name), Attributes: keyAttributes(k, v, false), Tags: k.Tags, Managed: k.Managed}
+	it := keyItem{Kid: objectURL(r, "keys", k.Name), Attributes: keyAttributes(k, v, true), Tags: k.Tags, Managed: k.Managed}
 	if versioned {
 		it.Kid = kid(r, k)
 	}

@@ -102,7 +102,9 @@ func secretJSON(r *http.Request, v *vault.Vault, s *vault.Secret, withValue, ver
 }
 
 func deletedSecretJSON(r *http.Request, v *vault.Vault, d *vault.DeletedSecret, item bool) secretBundle {
-	b := secretJSON(r, v, &d.Secret, false, !item, !item)
+	// Deleted items carry the recovery level, unlike live items, as in
+	// Azure's published list responses.
+	b := secretJSON(r, v, &d.Secret, false, !item, true)
 	b.RecoveryID = objectURL(r, "deletedsecrets", d.Name)
 	b.DeletedDate = d.DeletedDate
 	b.ScheduledPurgeDate = d.ScheduledPurgeDate

@@ -70,3 +70,12 @@ type JSONWebKey struct {
 	X      Base64URL `json:"x,omitempty"`
 	Y      Base64URL `json:"y,omitempty"`
 }
+
+// Public returns a copy of j without its private members (d, p, q, dp, dq,
+// qi, k, key_hsm). It does not check the key.
+func (j *JSONWebKey) Public() *JSONWebKey {
+	pub := *j
+	pub.D, pub.P, pub.Q, pub.DP, pub.DQ, pub.QI, pub.K, pub.T = nil, nil, nil, nil, nil, nil, nil, nil
+	pub.KeyOps = append([]string(nil), j.KeyOps...)
+	return &pub
+}

@@ -273,12 +273,23 @@ func (k *Key) PrivateJWK() *JSONWebKey {
 // that it is complete and consistent. kty may name an -HSM type; a key_hsm
 // (BYOK) blob is not supported.
 func FromJWK(j *JSONWebKey) (*Key, error) {
+	return fromJWK(j, true)
+}
+
+// FromStoredJWK builds a key from a JWK made by PrivateJWK and read back from
+// authenticated storage. It skips the consistency checks of FromJWK, which
+// for RSA cost more than a signature, and uses the stored CRT parameters.
+func FromStoredJWK(j *JSONWebKey) (*Key, error) {
+	return fromJWK(j, false)
+}
+
+func fromJWK(j *JSONWebKey, validate bool) (*Key, error) {
 	if len(j.T) > 0 {
 		return nil, badParameter("Importing a key_hsm (bring-your-own-key) blob is not supported.")
 	}
 	switch Family(j.Kty) {
 	case KtyRSA:
-		return rsaFromJWK(j)
+		return rsaFromJWK(j, validate)
 	case KtyEC:
 		return ecFromJWK(j)
 	case KtyOct:
@@ -290,7 +301,7 @@ func FromJWK(j *JSONWebKey) (*Key, error) {
 	return nil, badParameter("The key property is not a valid JsonWebKey: kty '%s' is not supported.", j.Kty)
 }
 
-func rsaFromJWK(j *JSONWebKey) (*Key, error) {
+func rsaFromJWK(j *JSONWebKey, validate bool) (*Key, error) {
 	if len(j.N) == 0 || len(j.E) == 0 || len(j.D) == 0 || len(j.P) == 0 || len(j.Q) == 0 {
 		return nil, badParameter("The RSA key is not valid: an import needs n, e, d, p and q (the private key).")
 	}
@@ -306,8 +317,14 @@ func rsaFromJWK(j *JSONWebKey) (*Key, error) {
 	if bits := priv.N.BitLen(); bits != 2048 && bits != 3072 && bits != 4096 {
 		return nil, badParameter("The RSA key is not valid: a %d-bit modulus is not supported; use 2048, 3072 or 4096 bits.", bits)
 	}
-	if err := priv.Validate(); err != nil {
-		return nil, badParameter("The RSA key is not valid: %v.", err)
+	if validate {
+		if err := priv.Validate(); err != nil {
+			return nil, badParameter("The RSA key is not valid: %v.", err)
+		}
+	} else if len(j.DP) > 0 && len(j.DQ) > 0 && len(j.QI) > 0 {
+		priv.Precomputed = rsa.PrecomputedValues{
+			Dp: new(big.Int).SetBytes(j.DP), Dq: new(big.Int).SetBytes(j.DQ), Qinv: new(big.Int).SetBytes(j.QI),
+		}
 	}
 	priv.Precompute()
 	return &Key{kty: j.Kty, rsa: priv}, nil

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -54,14 +55,14 @@ func (s *Service) KeyOperation(ctx context.Context, v *Vault, name, version, op 
 	if err != nil {
 		return nil, err
 	}
-	d, err := decodeKeyData(obj)
-	if err != nil {
+	var d keyMeta
+	if err := json.Unmarshal(obj.Content, &d); err != nil {
+		return nil, fmt.Errorf("stored key %s/%s: %w", obj.Name, obj.Version, err)
+	}
+	if err := s.checkOperation(&d, op); err != nil {
 		return nil, err
 	}
-	if err := s.checkOperation(d, op); err != nil {
-		return nil, err
-	}
-	material, err := keys.FromJWK(&d.JWK)
+	material, err := s.keyMaterial.material(v.ID(), lower(name), obj.Version, d.JWK)
 	if err != nil {
 		return nil, fmt.Errorf("stored key %s/%s: %w", obj.Name, obj.Version, err)
 	}
@@ -96,7 +97,17 @@ func (s *Service) KeyOperation(ctx context.Context, v *Vault, name, version, op 
 	return res, nil
 }
 
-func (s *Service) checkOperation(d *keyData, op string) error {
+// keyMeta is keyData with the JWK left undecoded, for operations that find
+// the parsed key in the cache.
+type keyMeta struct {
+	JWK       json.RawMessage `json:"jwk"`
+	KeyOps    []string        `json:"ops"`
+	Enabled   bool            `json:"e"`
+	NotBefore *int64          `json:"nbf,omitempty"`
+	Expires   *int64          `json:"exp,omitempty"`
+}
+
+func (s *Service) checkOperation(d *keyMeta, op string) error {
 	if !d.Enabled {
 		return &Error{Kind: KindForbidden, Code: "Forbidden", Inner: "KeyDisabled",
 			Message: fmt.Sprintf("Operation %s is not allowed on a disabled key.", op)}

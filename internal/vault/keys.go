@@ -77,11 +77,7 @@ type keyData struct {
 }
 
 func (d *keyData) key(name, version string) (*Key, error) {
-	material, err := keys.FromJWK(&d.JWK)
-	if err != nil {
-		return nil, fmt.Errorf("stored key %s/%s: %w", name, version, err)
-	}
-	pub := material.PublicJWK()
+	pub := d.JWK.Public()
 	pub.KeyOps = d.KeyOps
 	return &Key{
 		Name: name, Version: version, Public: pub, KeyOps: d.KeyOps, Tags: d.Tags, Managed: d.Managed,
@@ -318,6 +314,7 @@ func (s *Service) DeleteKey(ctx context.Context, v *Vault, name string) (*Delete
 	if err != nil {
 		return nil, err
 	}
+	s.keyMaterial.forget(v.ID(), lower(name))
 	return decodeDeletedKey(d)
 }
 
@@ -356,5 +353,6 @@ func (s *Service) RecoverDeletedKey(ctx context.Context, v *Vault, name string) 
 
 // PurgeDeletedKey removes the soft-deleted key name for good.
 func (s *Service) PurgeDeletedKey(ctx context.Context, v *Vault, name string) error {
+	s.keyMaterial.forget(v.ID(), lower(name))
 	return s.purgeObject(ctx, v, keyKind, name)
 }

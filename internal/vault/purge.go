@@ -35,14 +35,32 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 		if !ok {
 			continue
 		}
+		at := int64(binary.BigEndian.Uint64(key[:8]))
+		vaultID, lname := string(parts[1]), string(parts[2])
+		done := false
 		err := s.store.Update(ctx, func(tx storage.Tx) error {
-			_, err := purgeInTx(tx, k, string(parts[1]), string(parts[2]))
+			// Since the scan the object may have been recovered, or
+			// recovered and deleted again with a later date: purge it only
+			// while it is deleted with the date this entry was made for,
+			// and drop an entry that no longer matches.
+			var dh deletedHead
+			found, err := getJSON(tx, k.deleted, headKey(vaultID, lname), &dh)
+			if err != nil {
+				return err
+			}
+			if !found || dh.ScheduledPurgeDate != at {
+				done = false
+				return tx.Delete(bucketPurgeSchedule, key)
+			}
+			done, err = purgeInTx(tx, k, vaultID, lname)
 			return err
 		})
 		if err != nil {
 			return purged, err
 		}
-		purged++
+		if done {
+			purged++
+		}
 	}
 	return purged, nil
 }

@@ -207,7 +207,7 @@ func (s *Service) RotateKey(ctx context.Context, v *Vault, name string) (*Key, e
 		return nil, &Error{Kind: KindForbidden, Code: "Forbidden",
 			Message: fmt.Sprintf("Key %s backs a certificate and cannot be rotated; renew the certificate instead.", name)}
 	}
-	old, err := keys.FromJWK(&d.JWK)
+	old, err := keys.FromStoredJWK(&d.JWK)
 	if err != nil {
 		return nil, err
 	}

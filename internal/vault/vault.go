@@ -77,13 +77,15 @@ type Service struct {
 	// advances may both start them).
 	jobs sync.Mutex
 
+	keyMaterial keyCache
+
 	// Now returns the current time. Tests replace it to move time forward.
 	Now func() time.Time
 }
 
 // NewService returns a Service that keeps its data in store, sealed by keys.
 func NewService(store storage.Store, keys *seal.Keyring) *Service {
-	return &Service{store: store, keys: keys, Now: time.Now}
+	return &Service{store: store, keys: keys, Now: time.Now, keyMaterial: keyCache{max: DefaultKeyCacheSize}}
 }
 
 // GetVault returns the vault named name (without regard to case).
