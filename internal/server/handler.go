@@ -37,9 +37,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 // ServeHTTP handles every request: health checks, the token service, then
-// vault requests, which are authenticated before anything else about them is
-// looked at (SDKs send their first request without a token and without a
-// body to learn where to get one).
+// vault requests. A vault request is authenticated before anything else about
+// it is checked, because SDKs send their first request without a token and
+// without a body to learn where to get one.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	w := &statusWriter{ResponseWriter: rw}
@@ -76,6 +76,13 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if identity.Match(r.URL.Path) {
+		// Tokens name the host they were issued on, and only hosts this
+		// server answers to are accepted as issuers, so refuse the rest here.
+		if !s.hostAllowed(r.Host) {
+			api.WriteErrorDetail(w, http.StatusNotFound, api.ErrorDetail{Code: "NotFound",
+				Message: "The host " + r.Host + " is not served here: use localhost or a host under " + s.cfg.DNSSuffix + "."})
+			return
+		}
 		s.ident.ServeHTTP(w, r)
 		return
 	}
@@ -108,9 +115,9 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// authenticate verifies the bearer token. Without a valid one it answers 401
-// with the challenge that tells SDKs where to get a token and for which
-// resource, and returns false.
+// authenticate verifies the bearer token. Without a valid one it writes 401
+// with the challenge that names the token authority and resource, and
+// returns false.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*identity.Caller, bool) {
 	auth := r.Header.Get("Authorization")
 	scheme, token, _ := strings.Cut(auth, " ")

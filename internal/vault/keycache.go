@@ -8,13 +8,13 @@ import (
 	"github.com/keyvault/keyvault/internal/keys"
 )
 
-// DefaultKeyCacheSize is how many parsed key versions a Service keeps in
-// memory unless told otherwise.
+// DefaultKeyCacheSize is the number of parsed key versions a Service keeps
+// in memory by default.
 const DefaultKeyCacheSize = 1024
 
 // keyCache keeps the parsed private material of recently used key versions.
 // A version's material never changes, so entries need no invalidation for
-// correctness; they are dropped when the key is deleted or purged so that
+// correctness. They are dropped when the key is deleted or purged, so that
 // material does not outlive its key in memory.
 //
 // Parsing is worth caching: building an RSA-2048 private key from its stored

@@ -37,8 +37,8 @@ type LifetimeAction struct {
 	Type             string `json:"type"` // Rotate or Notify
 }
 
-// RotationPolicy says when a key rotates by itself and what expiry new
-// versions get.
+// RotationPolicy defines when a key rotates by itself and the expiry that
+// new versions get.
 type RotationPolicy struct {
 	LifetimeActions []LifetimeAction `json:"actions"`
 	ExpiryTime      string           `json:"expiryTime,omitempty"`
@@ -49,8 +49,8 @@ type RotationPolicy struct {
 	NotifiedVersion string `json:"notified,omitempty"`
 }
 
-// defaultRotationPolicy is what a key without a stored policy reports: a
-// notification 30 days before expiry, as Azure does.
+// defaultRotationPolicy returns the policy of a key that has none stored: a
+// notification 30 days before expiry, as Azure reports it.
 func defaultRotationPolicy() *RotationPolicy {
 	return &RotationPolicy{LifetimeActions: []LifetimeAction{{TimeBeforeExpiry: defaultNotifyText, Type: ActionNotify}}}
 }

@@ -1,6 +1,6 @@
 // Package vault is KeyVault's domain: vaults and the objects they hold, their
-// versions, attributes, soft delete, recovery, purge and backup. It knows
-// nothing of HTTP; the api package translates requests into calls here.
+// versions, attributes, soft delete, recovery, purge and backup. It does not
+// import HTTP: the api package translates requests into calls here.
 package vault
 
 import (
@@ -114,7 +114,7 @@ func (s *Service) GetVault(ctx context.Context, name string) (*Vault, error) {
 
 // EnsureVault creates the vault v if no vault of that name exists and returns
 // the stored vault. Purge protection, which can only ever be switched on, is
-// switched on in an existing vault if v asks for it.
+// switched on in an existing vault when v has it set.
 func (s *Service) EnsureVault(ctx context.Context, v Vault) (*Vault, error) {
 	if err := ValidateVaultName(v.Name); err != nil {
 		return nil, err
