@@ -119,8 +119,8 @@ func FuzzSetSecretBody(f *testing.F) {
 	})
 }
 
-// checkSetResponse checks a 200 answer to a set-secret request: it names the
-// secret and returns the value the request sent.
+// checkSetResponse checks a 200 response to a set-secret request: it names
+// the secret and returns the value the request sent.
 func checkSetResponse(t *testing.T, name string, reqBody, resBody []byte) {
 	t.Helper()
 	var sent struct {

@@ -331,8 +331,12 @@ func rsaFromJWK(j *JSONWebKey, validate bool) (*Key, error) {
 }
 
 func ecFromJWK(j *JSONWebKey) (*Key, error) {
-	n := curveBytes(j.Crv)
-	if n == 0 && j.Crv != "SECP256K1" {
+	crv := j.Crv
+	if crv == "SECP256K1" {
+		crv = CurveP256K // the older name of P-256K, as Generate accepts it
+	}
+	n := curveBytes(crv)
+	if n == 0 {
 		return nil, curveNotSupported(j.Crv)
 	}
 	if len(j.D) == 0 || len(j.D) > n {
@@ -341,7 +345,7 @@ func ecFromJWK(j *JSONWebKey) (*Key, error) {
 	d := make([]byte, n)
 	copy(d[n-len(j.D):], j.D)
 	var k *Key
-	if j.Crv == CurveP256K || j.Crv == "SECP256K1" {
+	if crv == CurveP256K {
 		var scalar secp256k1.ModNScalar
 		if overflow := scalar.SetByteSlice(d); overflow || scalar.IsZero() {
 			return nil, badParameter("The EC key is not valid: d is out of range.")

@@ -39,10 +39,10 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 		vaultID, lname := string(parts[1]), string(parts[2])
 		done := false
 		err := s.store.Update(ctx, func(tx storage.Tx) error {
-			// Since the scan the object may have been recovered, or
-			// recovered and deleted again with a later date: purge it only
-			// while it is deleted with the date this entry was made for,
-			// and drop an entry that no longer matches.
+			// The object may have been recovered since the scan, or
+			// recovered and deleted again with a later date. So purge it
+			// only while it is deleted with this entry's date, and drop an
+			// entry that no longer matches.
 			var dh deletedHead
 			found, err := getJSON(tx, k.deleted, headKey(vaultID, lname), &dh)
 			if err != nil {
@@ -60,6 +60,9 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 		}
 		if done {
 			purged++
+			if k.name == keyKind.name {
+				s.keyMaterial.forget(vaultID, lname)
+			}
 		}
 	}
 	return purged, nil

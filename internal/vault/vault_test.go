@@ -98,15 +98,15 @@ func mustSet(tb testing.TB, svc *Service, v *Vault, name, value string) *Secret 
 }
 
 // wantError fails the test unless err is a *Error with the given kind and code.
-func wantError(t *testing.T, what string, err error, kind Kind, code string) {
+func wantError(t *testing.T, call string, err error, kind Kind, code string) {
 	t.Helper()
 	e := AsError(err)
 	if e == nil {
-		t.Errorf("%s: error = %v, want a vault error %s", what, err, code)
+		t.Errorf("%s: error = %v, want a vault error %s", call, err, code)
 		return
 	}
 	if e.Kind != kind || e.Code != code {
-		t.Errorf("%s: error = kind %d code %s (%v), want kind %d code %s", what, e.Kind, e.Code, err, kind, code)
+		t.Errorf("%s: error = kind %d code %s (%v), want kind %d code %s", call, e.Kind, e.Code, err, kind, code)
 	}
 }
 
@@ -576,18 +576,18 @@ func TestRestoreOtherVault(t *testing.T) {
 
 func TestRestoreRejectsForeignBlob(t *testing.T) {
 	ctx := context.Background()
-	here, _ := newTestService(t, mustOpenStore(t), mustRootKey(t))
-	there, _ := newTestService(t, mustOpenStore(t), mustRootKey(t))
-	v := mustVault(t, there, "elsewhere", 90, false)
-	mustSet(t, there, v, "foreign", "value")
-	blob, err := there.BackupSecret(ctx, v, "foreign")
+	localSvc, _ := newTestService(t, mustOpenStore(t), mustRootKey(t))
+	foreignSvc, _ := newTestService(t, mustOpenStore(t), mustRootKey(t))
+	v := mustVault(t, foreignSvc, "elsewhere", 90, false)
+	mustSet(t, foreignSvc, v, "foreign", "value")
+	blob, err := foreignSvc.BackupSecret(ctx, v, "foreign")
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := mustVault(t, here, "local", 90, false)
-	_, err = here.RestoreSecret(ctx, local, blob)
+	local := mustVault(t, localSvc, "local", 90, false)
+	_, err = localSvc.RestoreSecret(ctx, local, blob)
 	wantError(t, "RestoreSecret of another server's blob", err, KindInvalid, "BadParameter")
-	if _, err := here.GetSecret(ctx, local, "foreign", ""); !IsKind(err, KindNotFound) {
+	if _, err := localSvc.GetSecret(ctx, local, "foreign", ""); !IsKind(err, KindNotFound) {
 		t.Errorf("GetSecret after the rejected restore = %v, want not found", err)
 	}
 }
