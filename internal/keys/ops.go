@@ -193,8 +193,8 @@ func (k *Key) aesEncrypt(p CipherParams) (*CipherResult, error) {
 	plain := p.Value
 	if mode == "CBCPAD" {
 		plain = pkcs7Pad(plain)
-	} else if len(plain)%aes.BlockSize != 0 {
-		return nil, badParameter("%s encrypts whole 16-byte blocks; the plaintext is %d bytes. Use %sPAD for other lengths.", p.Alg, len(plain), p.Alg)
+	} else if len(plain) == 0 || len(plain)%aes.BlockSize != 0 {
+		return nil, badParameter("%s encrypts one or more whole 16-byte blocks; the plaintext is %d bytes. Use %sPAD for other lengths.", p.Alg, len(plain), p.Alg)
 	}
 	out := make([]byte, len(plain))
 	cipher.NewCBCEncrypter(block, p.IV).CryptBlocks(out, plain)

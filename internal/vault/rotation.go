@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -256,6 +257,7 @@ func (s *Service) RotateDue(ctx context.Context, log *slog.Logger) (int, error) 
 		return 0, err
 	}
 	rotated := 0
+	var failed error
 	for _, e := range entries {
 		v, err := s.GetVault(ctx, e.vaultID)
 		if err != nil {
@@ -263,13 +265,15 @@ func (s *Service) RotateDue(ctx context.Context, log *slog.Logger) (int, error) 
 		}
 		did, err := s.runPolicy(ctx, v, e.lname, &e.policy, log)
 		if err != nil {
-			return rotated, fmt.Errorf("rotation policy of key %s in vault %s: %w", e.lname, v.Name, err)
+			// One key that cannot rotate must not hold up the others.
+			failed = errors.Join(failed, fmt.Errorf("rotation policy of key %s in vault %s: %w", e.lname, v.Name, err))
+			continue
 		}
 		if did {
 			rotated++
 		}
 	}
-	return rotated, nil
+	return rotated, failed
 }
 
 func (s *Service) runPolicy(ctx context.Context, v *Vault, lname string, p *RotationPolicy, log *slog.Logger) (bool, error) {
