@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keyvault/keyvault/internal/authz"
 	"github.com/keyvault/keyvault/internal/identity"
 	"github.com/keyvault/keyvault/internal/vault"
 )
@@ -31,6 +32,23 @@ type Request struct {
 // Handler serves the data-plane API of every vault.
 type Handler struct {
 	Vaults *vault.Service
+	// Authz checks every operation's permission; nil allows everything,
+	// for tests of the API alone.
+	Authz *authz.Service
+}
+
+// allow checks that the caller may perform op on the object at objectPath
+// (such as "secrets/s1"; empty for vault-wide operations), and writes the
+// 403 response when not.
+func (h *Handler) allow(w http.ResponseWriter, r *http.Request, req *Request, op authz.Operation, objectPath string) bool {
+	if h.Authz == nil {
+		return true
+	}
+	if err := h.Authz.Authorize(r.Context(), req.Vault, req.Caller, op, objectPath); err != nil {
+		WriteError(w, r, err)
+		return false
+	}
+	return true
 }
 
 // Serve routes req to the operation its method and path name. Collection

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/keyvault/keyvault/internal/authz"
 	"github.com/keyvault/keyvault/internal/keys"
 	"github.com/keyvault/keyvault/internal/vault"
 )
@@ -37,6 +38,13 @@ var operationNames = map[string]string{
 	"sign": vault.OpSign, "verify": vault.OpVerify,
 }
 
+// operationPermissions maps each key operation to the permission it needs.
+var operationPermissions = map[string]authz.Operation{
+	vault.OpEncrypt: authz.KeyEncrypt, vault.OpDecrypt: authz.KeyDecrypt,
+	vault.OpWrapKey: authz.KeyWrap, vault.OpUnwrapKey: authz.KeyUnwrap,
+	vault.OpSign: authz.KeySign, vault.OpVerify: authz.KeyVerify,
+}
+
 // keyOperation serves POST /keys/{name}[/{version}]/{operation}.
 func (h *Handler) keyOperation(w http.ResponseWriter, r *http.Request, req *Request, name, version, segment string) {
 	op, ok := operationNames[strings.ToLower(segment)]
@@ -47,6 +55,9 @@ func (h *Handler) keyOperation(w http.ResponseWriter, r *http.Request, req *Requ
 		default:
 			pathNotFound(w, r)
 		}
+		return
+	}
+	if !h.allow(w, r, req, operationPermissions[op], "keys/"+name) {
 		return
 	}
 	var body keyOperationRequest
@@ -119,6 +130,9 @@ func policyJSON(r *http.Request, name string, p *vault.RotationPolicy) rotationP
 }
 
 func (h *Handler) getRotationPolicy(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeyGetRotationPolicy, "keys/"+name) {
+		return
+	}
 	p, err := h.Vaults.GetKeyRotationPolicy(r.Context(), req.Vault, name)
 	if err != nil {
 		WriteError(w, r, err)
@@ -128,6 +142,9 @@ func (h *Handler) getRotationPolicy(w http.ResponseWriter, r *http.Request, req 
 }
 
 func (h *Handler) updateRotationPolicy(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeySetRotationPolicy, "keys/"+name) {
+		return
+	}
 	var body rotationPolicyJSON
 	if err := decodeBody(r, &body); err != nil {
 		WriteError(w, r, err)

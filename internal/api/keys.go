@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/keyvault/keyvault/internal/authz"
 	"github.com/keyvault/keyvault/internal/keys"
 	"github.com/keyvault/keyvault/internal/vault"
 )
@@ -180,6 +181,9 @@ func keyItemJSON(r *http.Request, v *vault.Vault, k *vault.Key, versioned bool) 
 }
 
 func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeyCreate, "keys/"+name) {
+		return
+	}
 	var body createKeyRequest
 	if err := decodeBody(r, &body); err != nil {
 		WriteError(w, r, err)
@@ -212,6 +216,9 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, req *Request
 }
 
 func (h *Handler) importKey(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeyImport, "keys/"+name) {
+		return
+	}
 	var body importKeyRequest
 	if err := decodeBody(r, &body); err != nil {
 		WriteError(w, r, err)
@@ -230,6 +237,9 @@ func (h *Handler) importKey(w http.ResponseWriter, r *http.Request, req *Request
 }
 
 func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, req *Request, name, version string) {
+	if !h.allow(w, r, req, authz.KeyGet, "keys/"+name) {
+		return
+	}
 	k, err := h.Vaults.GetKey(r.Context(), req.Vault, name, version)
 	if err != nil {
 		WriteError(w, r, err)
@@ -239,6 +249,9 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, req *Request, n
 }
 
 func (h *Handler) updateKey(w http.ResponseWriter, r *http.Request, req *Request, name, version string) {
+	if !h.allow(w, r, req, authz.KeyUpdate, "keys/"+name) {
+		return
+	}
 	var body updateKeyRequest
 	if err := decodeBody(r, &body); err != nil {
 		WriteError(w, r, err)
@@ -260,6 +273,9 @@ func (h *Handler) updateKey(w http.ResponseWriter, r *http.Request, req *Request
 }
 
 func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeyDelete, "keys/"+name) {
+		return
+	}
 	d, err := h.Vaults.DeleteKey(r.Context(), req.Vault, name)
 	if err != nil {
 		WriteError(w, r, err)
@@ -269,6 +285,9 @@ func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request, req *Request
 }
 
 func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, req *Request) {
+	if !h.allow(w, r, req, authz.KeyList, "") {
+		return
+	}
 	max, err := maxResults(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -287,6 +306,9 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, req *Request)
 }
 
 func (h *Handler) listKeyVersions(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeyList, "keys/"+name) {
+		return
+	}
 	max, err := maxResults(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -305,6 +327,9 @@ func (h *Handler) listKeyVersions(w http.ResponseWriter, r *http.Request, req *R
 }
 
 func (h *Handler) listDeletedKeys(w http.ResponseWriter, r *http.Request, req *Request) {
+	if !h.allow(w, r, req, authz.KeyList, "") {
+		return
+	}
 	max, err := maxResults(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -326,6 +351,9 @@ func (h *Handler) listDeletedKeys(w http.ResponseWriter, r *http.Request, req *R
 }
 
 func (h *Handler) getDeletedKey(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeyList, "keys/"+name) {
+		return
+	}
 	d, err := h.Vaults.GetDeletedKey(r.Context(), req.Vault, name)
 	if err != nil {
 		WriteError(w, r, err)
@@ -335,6 +363,9 @@ func (h *Handler) getDeletedKey(w http.ResponseWriter, r *http.Request, req *Req
 }
 
 func (h *Handler) recoverDeletedKey(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeyRecover, "keys/"+name) {
+		return
+	}
 	k, err := h.Vaults.RecoverDeletedKey(r.Context(), req.Vault, name)
 	if err != nil {
 		WriteError(w, r, err)
@@ -344,6 +375,9 @@ func (h *Handler) recoverDeletedKey(w http.ResponseWriter, r *http.Request, req 
 }
 
 func (h *Handler) purgeDeletedKey(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeyPurge, "keys/"+name) {
+		return
+	}
 	if err := h.Vaults.PurgeDeletedKey(r.Context(), req.Vault, name); err != nil {
 		WriteError(w, r, err)
 		return
@@ -352,6 +386,9 @@ func (h *Handler) purgeDeletedKey(w http.ResponseWriter, r *http.Request, req *R
 }
 
 func (h *Handler) backupKey(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeyBackup, "keys/"+name) {
+		return
+	}
 	blob, err := h.Vaults.BackupKey(r.Context(), req.Vault, name)
 	if err != nil {
 		WriteError(w, r, err)
@@ -361,6 +398,9 @@ func (h *Handler) backupKey(w http.ResponseWriter, r *http.Request, req *Request
 }
 
 func (h *Handler) restoreKey(w http.ResponseWriter, r *http.Request, req *Request) {
+	if !h.allow(w, r, req, authz.KeyRestore, "") {
+		return
+	}
 	var body backupBlob
 	if err := decodeBody(r, &body); err != nil {
 		WriteError(w, r, err)
@@ -380,6 +420,9 @@ func (h *Handler) restoreKey(w http.ResponseWriter, r *http.Request, req *Reques
 }
 
 func (h *Handler) rotateKey(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.KeyRotate, "keys/"+name) {
+		return
+	}
 	k, err := h.Vaults.RotateKey(r.Context(), req.Vault, name)
 	if err != nil {
 		WriteError(w, r, err)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/keyvault/keyvault/internal/authz"
 	"github.com/keyvault/keyvault/internal/vault"
 )
 
@@ -112,6 +113,9 @@ func deletedSecretJSON(r *http.Request, v *vault.Vault, d *vault.DeletedSecret, 
 }
 
 func (h *Handler) setSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.SecretSet, "secrets/"+name) {
+		return
+	}
 	var body setSecretRequest
 	if err := decodeBody(r, &body); err != nil {
 		WriteError(w, r, err)
@@ -137,6 +141,9 @@ func (h *Handler) setSecret(w http.ResponseWriter, r *http.Request, req *Request
 }
 
 func (h *Handler) getSecret(w http.ResponseWriter, r *http.Request, req *Request, name, version string) {
+	if !h.allow(w, r, req, authz.SecretGet, "secrets/"+name) {
+		return
+	}
 	s, err := h.Vaults.GetSecret(r.Context(), req.Vault, name, version)
 	if err != nil {
 		WriteError(w, r, err)
@@ -146,6 +153,9 @@ func (h *Handler) getSecret(w http.ResponseWriter, r *http.Request, req *Request
 }
 
 func (h *Handler) updateSecret(w http.ResponseWriter, r *http.Request, req *Request, name, version string) {
+	if !h.allow(w, r, req, authz.SecretUpdate, "secrets/"+name) {
+		return
+	}
 	var body updateSecretRequest
 	if err := decodeBody(r, &body); err != nil {
 		WriteError(w, r, err)
@@ -167,6 +177,9 @@ func (h *Handler) updateSecret(w http.ResponseWriter, r *http.Request, req *Requ
 }
 
 func (h *Handler) deleteSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.SecretDelete, "secrets/"+name) {
+		return
+	}
 	d, err := h.Vaults.DeleteSecret(r.Context(), req.Vault, name)
 	if err != nil {
 		WriteError(w, r, err)
@@ -176,6 +189,9 @@ func (h *Handler) deleteSecret(w http.ResponseWriter, r *http.Request, req *Requ
 }
 
 func (h *Handler) listSecrets(w http.ResponseWriter, r *http.Request, req *Request) {
+	if !h.allow(w, r, req, authz.SecretList, "") {
+		return
+	}
 	max, err := maxResults(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -194,6 +210,9 @@ func (h *Handler) listSecrets(w http.ResponseWriter, r *http.Request, req *Reque
 }
 
 func (h *Handler) listSecretVersions(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.SecretList, "secrets/"+name) {
+		return
+	}
 	max, err := maxResults(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -212,6 +231,9 @@ func (h *Handler) listSecretVersions(w http.ResponseWriter, r *http.Request, req
 }
 
 func (h *Handler) listDeletedSecrets(w http.ResponseWriter, r *http.Request, req *Request) {
+	if !h.allow(w, r, req, authz.SecretList, "") {
+		return
+	}
 	max, err := maxResults(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -230,6 +252,9 @@ func (h *Handler) listDeletedSecrets(w http.ResponseWriter, r *http.Request, req
 }
 
 func (h *Handler) getDeletedSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.SecretList, "secrets/"+name) {
+		return
+	}
 	d, err := h.Vaults.GetDeletedSecret(r.Context(), req.Vault, name)
 	if err != nil {
 		WriteError(w, r, err)
@@ -239,6 +264,9 @@ func (h *Handler) getDeletedSecret(w http.ResponseWriter, r *http.Request, req *
 }
 
 func (h *Handler) recoverDeletedSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.SecretRecover, "secrets/"+name) {
+		return
+	}
 	s, err := h.Vaults.RecoverDeletedSecret(r.Context(), req.Vault, name)
 	if err != nil {
 		WriteError(w, r, err)
@@ -248,6 +276,9 @@ func (h *Handler) recoverDeletedSecret(w http.ResponseWriter, r *http.Request, r
 }
 
 func (h *Handler) purgeDeletedSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.SecretPurge, "secrets/"+name) {
+		return
+	}
 	if err := h.Vaults.PurgeDeletedSecret(r.Context(), req.Vault, name); err != nil {
 		WriteError(w, r, err)
 		return
@@ -256,6 +287,9 @@ func (h *Handler) purgeDeletedSecret(w http.ResponseWriter, r *http.Request, req
 }
 
 func (h *Handler) backupSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {
+	if !h.allow(w, r, req, authz.SecretBackup, "secrets/"+name) {
+		return
+	}
 	blob, err := h.Vaults.BackupSecret(r.Context(), req.Vault, name)
 	if err != nil {
 		WriteError(w, r, err)
@@ -265,6 +299,9 @@ func (h *Handler) backupSecret(w http.ResponseWriter, r *http.Request, req *Requ
 }
 
 func (h *Handler) restoreSecret(w http.ResponseWriter, r *http.Request, req *Request) {
+	if !h.allow(w, r, req, authz.SecretRestore, "") {
+		return
+	}
 	var body backupBlob
 	if err := decodeBody(r, &body); err != nil {
 		WriteError(w, r, err)

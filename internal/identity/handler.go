@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -87,37 +88,19 @@ func (s *Service) serveToken(w http.ResponseWriter, r *http.Request) {
 			"AADSTS70003: grant_type "+quote(gt)+" is not supported: use client_credentials.")
 		return
 	}
-	clientID, secret := form.Get("client_id"), form.Get("client_secret")
-	if id, pw, ok := r.BasicAuth(); ok {
-		clientID, secret = id, pw
-	}
-	if clientID == "" || secret == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request",
-			"AADSTS900144: client_id and client_secret are required.")
-		return
-	}
-
 	resource, ok := s.scopeResource(form.Get("scope"))
 	if !ok {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_scope",
 			"AADSTS70011: The scope "+quote(form.Get("scope"))+" is not valid. Request RESOURCE/.default for one of: "+strings.Join(s.opts.Resources, ", ")+".")
 		return
 	}
-
-	p, err := lookupPrincipal(r.Context(), s.opts.Store, clientID)
-	if err != nil {
-		slog.Error("token request: principal lookup failed", "clientId", clientID, "error", err)
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "The token service failed; see the server log.")
-		return
-	}
-	if p == nil || !p.secretMatches(secret) {
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client",
-			"AADSTS7000215: Invalid client secret provided, or application "+quote(clientID)+" does not exist.")
+	p, ok := s.authenticateClient(w, r, form)
+	if !ok {
 		return
 	}
 	token, exp, err := s.Issue(p, resource, r.Host)
 	if err != nil {
-		slog.Error("token request: signing failed", "clientId", clientID, "error", err)
+		slog.Error("token request: signing failed", "clientId", p.ClientID, "error", err)
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "The token service failed; see the server log.")
 		return
 	}
@@ -126,6 +109,50 @@ func (s *Service) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"token_type": "Bearer", "expires_in": seconds, "ext_expires_in": seconds, "access_token": token,
 	})
+}
+
+// authenticateClient checks the client's credential: a client secret (in
+// the form or HTTP Basic authentication) or a JWT client assertion signed
+// with a certificate's key. On failure it writes the error and returns false.
+func (s *Service) authenticateClient(w http.ResponseWriter, r *http.Request, form url.Values) (*Principal, bool) {
+	clientID := form.Get("client_id")
+	if form.Get("client_assertion") != "" || form.Get("client_assertion_type") != "" {
+		if form.Get("client_assertion_type") != clientAssertionType {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request",
+				"AADSTS50027: client_assertion_type must be "+clientAssertionType+".")
+			return nil, false
+		}
+		p, err := s.verifyAssertion(r.Context(), clientID, form.Get("client_assertion"))
+		if err != nil {
+			slog.Info("token request: client assertion rejected", "clientId", clientID, "error", err)
+			writeOAuthError(w, http.StatusUnauthorized, "invalid_client",
+				"AADSTS700027: The client assertion is invalid: "+err.Error()+".")
+			return nil, false
+		}
+		return p, true
+	}
+
+	secret := form.Get("client_secret")
+	if id, pw, ok := r.BasicAuth(); ok {
+		clientID, secret = id, pw
+	}
+	if clientID == "" || secret == "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request",
+			"AADSTS900144: client_id and a client_secret or client_assertion are required.")
+		return nil, false
+	}
+	p, err := lookupPrincipal(r.Context(), s.opts.Store, clientID)
+	if err != nil {
+		slog.Error("token request: principal lookup failed", "clientId", clientID, "error", err)
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "The token service failed; see the server log.")
+		return nil, false
+	}
+	if p == nil || !p.secretMatches(secret) {
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client",
+			"AADSTS7000215: Invalid client secret provided, or application "+quote(clientID)+" does not exist.")
+		return nil, false
+	}
+	return p, true
 }
 
 // scopeResource finds the RESOURCE/.default entry among the space-separated

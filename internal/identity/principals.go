@@ -5,39 +5,58 @@
 package identity
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-
-	"github.com/google/uuid"
-
-	"github.com/keyvault/keyvault/internal/storage"
+	"time"
 )
 
 const (
-	bucketPrincipals = "principals" // client (application) id -> principal (JSON)
-	bucketIdentity   = "identity"   // server-wide identity settings
+	bucketPrincipals = "principals"        // client (application) id -> Principal (JSON)
+	bucketObjectIDs  = "principal-objects" // object id -> client id
+	bucketIdentity   = "identity"          // server-wide identity settings
 	keyTenantID      = "tenant-id"
+	keySubscription  = "subscription-id"
 	keyAdminClientID = "admin-client-id"
 	keySigningKey    = "token-signing-key" // sealed PKCS #8 private key
 )
 
 // Principal is a service principal: an application that signs in with a
-// client secret and gets tokens for the vault.
+// client secret or a certificate and gets tokens for vaults.
 type Principal struct {
-	ClientID    string `json:"clientId"` // the application id
-	ObjectID    string `json:"objectId"`
-	DisplayName string `json:"displayName"`
-	// SecretHashes are SHA-256 digests of the principal's client secrets.
-	// The secrets are 256-bit random strings, so a fast hash is enough: no
-	// dictionary attack applies to them.
-	SecretHashes []string `json:"secretHashes"`
-	Admin        bool     `json:"admin,omitempty"`
+	ClientID     string                  `json:"clientId"` // the application id
+	ObjectID     string                  `json:"objectId"`
+	DisplayName  string                  `json:"displayName"`
+	Secrets      []SecretCredential      `json:"secrets,omitempty"`
+	Certificates []CertificateCredential `json:"certificates,omitempty"`
+	Admin        bool                    `json:"admin,omitempty"`
+	Created      int64                   `json:"created"`
+}
+
+// SecretCredential is a client secret, stored as its SHA-256 digest. The
+// secrets are 256-bit random strings, so a fast hash is enough: no
+// dictionary attack applies to them.
+type SecretCredential struct {
+	ID      string `json:"id"`
+	Hash    string `json:"hash"`
+	Hint    string `json:"hint"` // the first three characters, to tell secrets apart
+	Created int64  `json:"created"`
+}
+
+// CertificateCredential is a certificate whose private key signs the client
+// assertions the principal signs in with.
+type CertificateCredential struct {
+	ID         string `json:"id"`
+	Thumbprint string `json:"thumbprint"` // SHA-1 of the DER certificate, upper-case hex, as Azure shows it
+	SHA256     string `json:"sha256"`     // SHA-256 of the DER certificate, hex
+	PEM        string `json:"pem"`        // the certificate (public part only)
+	Subject    string `json:"subject"`
+	NotBefore  int64  `json:"notBefore"`
+	NotAfter   int64  `json:"notAfter"`
+	Created    int64  `json:"created"`
 }
 
 // Caller is the authenticated identity behind a request.
@@ -46,14 +65,16 @@ type Caller struct {
 	ObjectID      string
 	ApplicationID string
 	Admin         bool
+	Audience      string // the resource the token was issued for
 }
 
 // Credentials are the administrator's sign-in details written to
 // credentials.json.
 type Credentials struct {
-	TenantID     string `json:"tenantId"`
-	ClientID     string `json:"clientId"`
-	ClientSecret string `json:"clientSecret"`
+	TenantID       string `json:"tenantId"`
+	SubscriptionID string `json:"subscriptionId"`
+	ClientID       string `json:"clientId"`
+	ClientSecret   string `json:"clientSecret"`
 }
 
 // String keeps the client secret out of logs and formatted errors.
@@ -69,91 +90,29 @@ func hashSecret(secret string) string {
 func (p *Principal) secretMatches(secret string) bool {
 	h := hashSecret(secret)
 	ok := 0
-	for _, stored := range p.SecretHashes {
-		ok |= subtle.ConstantTimeCompare([]byte(h), []byte(stored))
+	for _, c := range p.Secrets {
+		ok |= subtle.ConstantTimeCompare([]byte(h), []byte(c.Hash))
 	}
 	return ok == 1
 }
 
-func newClientSecret() string {
+// newSecretCredential returns a new client secret and its stored form.
+func newSecretCredential(now time.Time) (SecretCredential, string) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	secret := base64.RawURLEncoding.EncodeToString(b)
+	return SecretCredential{ID: newID(), Hash: hashSecret(secret), Hint: secret[:3], Created: now.Unix()}, secret
 }
 
-// BootstrapAdmin makes sure the store has a tenant id and an administrator
-// principal and returns the administrator's credentials. If previous holds
-// credentials that still sign in, they are returned unchanged; otherwise the
-// administrator gets a new client secret, replacing the old one. This is how
-// an operator resets a lost secret: delete credentials.json and restart.
-func BootstrapAdmin(ctx context.Context, store storage.Store, previous *Credentials) (*Credentials, error) {
-	var creds Credentials
-	err := store.Update(ctx, func(tx storage.Tx) error {
-		tenant, err := tx.Get(bucketIdentity, []byte(keyTenantID))
-		if err != nil {
-			return err
-		}
-		if tenant == nil {
-			tenant = []byte(uuid.NewString())
-			if err := tx.Put(bucketIdentity, []byte(keyTenantID), tenant); err != nil {
-				return err
-			}
-		}
-		creds = Credentials{TenantID: string(tenant)}
-
-		var admin Principal
-		clientID, err := tx.Get(bucketIdentity, []byte(keyAdminClientID))
-		if err != nil {
-			return err
-		}
-		if clientID != nil {
-			raw, err := tx.Get(bucketPrincipals, clientID)
-			if err != nil {
-				return err
-			}
-			if raw == nil {
-				return fmt.Errorf("administrator principal %s is missing from the store", clientID)
-			}
-			if err := json.Unmarshal(raw, &admin); err != nil {
-				return err
-			}
-		} else {
-			admin = Principal{ClientID: uuid.NewString(), ObjectID: uuid.NewString(), DisplayName: "keyvault-admin", Admin: true}
-			if err := tx.Put(bucketIdentity, []byte(keyAdminClientID), []byte(admin.ClientID)); err != nil {
-				return err
-			}
-		}
-		creds.ClientID = admin.ClientID
-
-		if previous != nil && previous.ClientID == admin.ClientID && admin.secretMatches(previous.ClientSecret) {
-			creds.ClientSecret = previous.ClientSecret
-			return nil
-		}
-		creds.ClientSecret = newClientSecret()
-		admin.SecretHashes = []string{hashSecret(creds.ClientSecret)}
-		raw, err := json.Marshal(&admin)
-		if err != nil {
-			return err
-		}
-		return tx.Put(bucketPrincipals, []byte(admin.ClientID), raw)
-	})
-	if err != nil {
-		return nil, err
+func newID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
 	}
-	return &creds, nil
-}
-
-func lookupPrincipal(ctx context.Context, store storage.Store, clientID string) (*Principal, error) {
-	var p *Principal
-	err := store.View(ctx, func(tx storage.Tx) error {
-		raw, err := tx.Get(bucketPrincipals, []byte(clientID))
-		if err != nil || raw == nil {
-			return err
-		}
-		p = new(Principal)
-		return json.Unmarshal(raw, p)
-	})
-	return p, err
+	b[6] = b[6]&0x0f | 0x40 // UUID version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -55,6 +55,8 @@ type Service struct {
 
 	mu    sync.RWMutex
 	cache map[string]cachedToken
+
+	replays replayCache
 }
 
 type cachedToken struct {
@@ -115,6 +117,27 @@ func (s *Service) TenantID() string { return s.opts.TenantID }
 
 // VaultResource returns the audience of vault data-plane tokens.
 func (s *Service) VaultResource() string { return s.opts.Resources[0] }
+
+// ManagementResource returns the audience of management-API tokens, or ""
+// when the service issues none.
+func (s *Service) ManagementResource() string {
+	if len(s.opts.Resources) < 2 {
+		return ""
+	}
+	return s.opts.Resources[1]
+}
+
+// forgetTokens drops the cached verifications of one client's tokens, so
+// that the next request checks the principal again.
+func (s *Service) forgetTokens(clientID string) {
+	s.mu.Lock()
+	for token, c := range s.cache {
+		if c.caller.ApplicationID == clientID {
+			delete(s.cache, token)
+		}
+	}
+	s.mu.Unlock()
+}
 
 func loadSigningKey(ctx context.Context, store storage.Store, keys *seal.Keyring) (*rsa.PrivateKey, error) {
 	sealer, err := keys.Sealer(ctx, seal.ServerScope)
@@ -237,13 +260,13 @@ func (s *Service) Verify(ctx context.Context, token string) (*Caller, error) {
 	if err := s.checkIssuer(cl.Issuer); err != nil {
 		return nil, err
 	}
-	audienceOK := false
+	audience := ""
 	for _, aud := range cl.Audience {
-		if _, ok := s.resourceAllowed(aud); ok {
-			audienceOK = true
+		if r, ok := s.resourceAllowed(aud); ok {
+			audience = r
 		}
 	}
-	if !audienceOK {
+	if audience == "" {
 		return nil, fmt.Errorf("%w: audience %v is not a resource of this server", ErrInvalidToken, cl.Audience)
 	}
 	if cl.TenantID != s.opts.TenantID {
@@ -256,7 +279,7 @@ func (s *Service) Verify(ctx context.Context, token string) (*Caller, error) {
 	if p == nil || p.ObjectID != cl.ObjectID {
 		return nil, fmt.Errorf("%w: principal %s no longer exists", ErrInvalidToken, cl.AppID)
 	}
-	caller := &Caller{TenantID: cl.TenantID, ObjectID: cl.ObjectID, ApplicationID: cl.AppID, Admin: p.Admin}
+	caller := &Caller{TenantID: cl.TenantID, ObjectID: cl.ObjectID, ApplicationID: cl.AppID, Admin: p.Admin, Audience: audience}
 
 	s.mu.Lock()
 	if len(s.cache) >= maxCachedTokens {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyvault/keyvault/internal/api"
 	"github.com/keyvault/keyvault/internal/identity"
+	"github.com/keyvault/keyvault/internal/mgmt"
 	"github.com/keyvault/keyvault/internal/storage"
 )
 
@@ -87,6 +88,14 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if s.isBareHost(r.Host) && mgmt.Match(r.URL.Path) {
+		if caller, ok := s.authenticateManagement(w, r); ok {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+			s.mgmt.Serve(w, r, caller)
+		}
+		return
+	}
+
 	name, ok := s.vaultForHost(r.Host)
 	if !ok {
 		api.WriteErrorDetail(w, http.StatusNotFound, api.ErrorDetail{Code: "VaultNotFound",
@@ -134,7 +143,52 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*identity
 		s.challenge(w, r, "AKV10022: The access token is invalid: "+err.Error())
 		return nil, false
 	}
+	if caller.Audience != s.ident.VaultResource() {
+		s.challenge(w, r, "AKV10022: Invalid audience: the token is for "+caller.Audience+", not "+s.ident.VaultResource()+".")
+		return nil, false
+	}
 	return caller, true
+}
+
+// authenticateManagement verifies the bearer token of a management request,
+// which must be issued for the management resource. Without a valid one it
+// writes 401 in Azure Resource Manager's form and returns false.
+func (s *Server) authenticateManagement(w http.ResponseWriter, r *http.Request) (*identity.Caller, bool) {
+	fail := func(code, message string) {
+		w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="`+s.scheme+"://"+r.Host+"/"+s.ident.TenantID()+
+			`", error="invalid_token", error_description="`+code+`"`)
+		api.WriteErrorDetail(w, http.StatusUnauthorized, api.ErrorDetail{Code: code, Message: message})
+	}
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		fail("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+		return nil, false
+	}
+	caller, err := s.ident.Verify(r.Context(), strings.TrimSpace(token))
+	if err != nil {
+		if !errors.Is(err, identity.ErrInvalidToken) {
+			api.WriteError(w, r, err)
+			return nil, false
+		}
+		fail("InvalidAuthenticationToken", "The access token is invalid: "+err.Error())
+		return nil, false
+	}
+	if caller.Audience != s.ident.ManagementResource() {
+		fail("InvalidAuthenticationTokenAudience", "The access token has the audience "+caller.Audience+
+			"; the management API needs a token for "+s.ident.ManagementResource()+".")
+		return nil, false
+	}
+	return caller, true
+}
+
+// isBareHost reports whether host is the server's own address rather than a
+// vault host name.
+func (s *Server) isBareHost(host string) bool {
+	switch strings.ToLower(hostOnly(host)) {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
 }
 
 // challenge writes 401 with WWW-Authenticate naming the authority (this

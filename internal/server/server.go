@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/keyvault/keyvault/internal/api"
+	"github.com/keyvault/keyvault/internal/authz"
 	"github.com/keyvault/keyvault/internal/identity"
+	"github.com/keyvault/keyvault/internal/mgmt"
 	"github.com/keyvault/keyvault/internal/pki"
 	"github.com/keyvault/keyvault/internal/seal"
 	"github.com/keyvault/keyvault/internal/storage"
@@ -33,12 +35,15 @@ const (
 // CredentialsJSON is the content of credentials.json: everything a client
 // needs to sign in as the administrator and reach the default vault.
 type CredentialsJSON struct {
-	TenantID      string `json:"tenantId"`
-	ClientID      string `json:"clientId"`
-	ClientSecret  string `json:"clientSecret"`
-	AuthorityHost string `json:"authorityHost"`
-	Resource      string `json:"resource"`
-	VaultURL      string `json:"vaultUrl"`
+	TenantID           string `json:"tenantId"`
+	SubscriptionID     string `json:"subscriptionId"`
+	ClientID           string `json:"clientId"`
+	ClientSecret       string `json:"clientSecret"`
+	AuthorityHost      string `json:"authorityHost"`
+	Resource           string `json:"resource"`
+	VaultURL           string `json:"vaultUrl"`
+	ManagementEndpoint string `json:"managementEndpoint"`
+	ManagementResource string `json:"managementResource"`
 }
 
 // Server is a running KeyVault server.
@@ -49,7 +54,9 @@ type Server struct {
 	keys   *seal.Keyring
 	vaults *vault.Service
 	ident  *identity.Service
+	authz  *authz.Service
 	api    *api.Handler
+	mgmt   *mgmt.Handler
 	http   *http.Server
 
 	listener net.Listener
@@ -106,17 +113,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 		s.vaults.Now = s.clock.Now
 		log.Warn("the test clock is on: the administrator can move object time forward with POST /_test/clock")
 	}
-	dv, err := s.vaults.EnsureVault(ctx, vault.Vault{
-		Name: cfg.DefaultVault, RetentionDays: cfg.DefaultVaultRetentionDays, PurgeProtection: cfg.DefaultVaultPurgeProtection,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("default vault: %w", err)
-	}
-	if dv.RetentionDays != cfg.DefaultVaultRetentionDays {
-		log.Warn("default-vault-retention-days applies only when the vault is created; the vault keeps its retention",
-			"vault", dv.Name, "retentionDays", dv.RetentionDays, "configured", cfg.DefaultVaultRetentionDays)
-	}
-	s.api = &api.Handler{Vaults: s.vaults}
 
 	// Network: bind first, so credentials.json names the port really bound.
 	s.listener, err = net.Listen("tcp", cfg.Addr)
@@ -127,6 +123,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 	creds, err := s.openIdentity(ctx, port)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.ensureDefaultVault(ctx, creds); err != nil {
+		return nil, err
+	}
+
+	// Request handling: authorization, the data plane and the management API.
+	s.authz = authz.New(s.store)
+	s.api = &api.Handler{Vaults: s.vaults, Authz: s.authz}
+	s.mgmt = &mgmt.Handler{
+		Vaults: s.vaults, Authz: s.authz, Identity: s.ident, TenantID: creds.TenantID, SubscriptionID: creds.SubscriptionID,
+		VaultURI: func(name string) string { return s.vaultURL(name, port) }, Log: log,
 	}
 	tlsConfig, err := s.tlsConfig()
 	if err != nil {
@@ -243,10 +250,48 @@ func (s *Server) openIdentity(ctx context.Context, port string) (*identity.Crede
 	resource := s.scheme + "://" + s.hostPort(s.cfg.DNSSuffix, port)
 	s.ident, err = identity.New(ctx, identity.Options{
 		Store: s.store, Keyring: s.keys, TenantID: creds.TenantID, Scheme: s.scheme,
-		Resources: []string{resource}, HostAllowed: s.hostAllowed,
+		Resources: []string{resource, ManagementResource}, HostAllowed: s.hostAllowed,
 	})
 	return creds, err
 }
+
+// ManagementResource is the audience of management-API tokens. It names no
+// host that is ever contacted: clients only ask for tokens with it.
+const ManagementResource = "https://management.localhost"
+
+// ensureDefaultVault creates the default vault on first start, in the
+// default subscription and resource group "default". If an administrator
+// soft-deleted it, it stays deleted until recovered or purged.
+func (s *Server) ensureDefaultVault(ctx context.Context, creds *identity.Credentials) error {
+	cfg := s.cfg
+	if _, err := s.vaults.GetDeletedVault(ctx, creds.SubscriptionID, cfg.DefaultVault); err == nil {
+		s.log.Warn("the default vault is soft-deleted: recover it through the management API, or purge it to have it created again",
+			"vault", cfg.DefaultVault)
+		return nil
+	}
+	if _, _, err := s.vaults.EnsureResourceGroup(ctx, creds.SubscriptionID, DefaultResourceGroup, DefaultLocation, nil); err != nil {
+		return err
+	}
+	dv, err := s.vaults.EnsureVault(ctx, vault.Vault{
+		Name: cfg.DefaultVault, RetentionDays: cfg.DefaultVaultRetentionDays, PurgeProtection: cfg.DefaultVaultPurgeProtection,
+		SubscriptionID: creds.SubscriptionID, ResourceGroup: DefaultResourceGroup, Location: DefaultLocation,
+		TenantID: creds.TenantID, SKU: vault.SKUPremium, PublicNetworkAccess: "Enabled",
+	})
+	if err != nil {
+		return fmt.Errorf("default vault: %w", err)
+	}
+	if dv.RetentionDays != cfg.DefaultVaultRetentionDays {
+		s.log.Warn("default-vault-retention-days applies only when the vault is created; the vault keeps its retention",
+			"vault", dv.Name, "retentionDays", dv.RetentionDays, "configured", cfg.DefaultVaultRetentionDays)
+	}
+	return nil
+}
+
+// The default vault's resource group and location.
+const (
+	DefaultResourceGroup = "default"
+	DefaultLocation      = "local"
+)
 
 func (s *Server) tlsConfig() (*tls.Config, error) {
 	if s.cfg.PlainHTTP {
@@ -271,10 +316,12 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 
 func (s *Server) writeCredentials(creds *identity.Credentials, port string) error {
 	c := CredentialsJSON{
-		TenantID: creds.TenantID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
-		AuthorityHost: s.scheme + "://" + s.hostPort("localhost", port) + "/",
-		Resource:      s.ident.VaultResource(),
-		VaultURL:      s.vaultURL(s.cfg.DefaultVault, port),
+		TenantID: creds.TenantID, SubscriptionID: creds.SubscriptionID, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
+		AuthorityHost:      s.scheme + "://" + s.hostPort("localhost", port) + "/",
+		Resource:           s.ident.VaultResource(),
+		VaultURL:           s.vaultURL(s.cfg.DefaultVault, port),
+		ManagementEndpoint: s.scheme + "://" + s.hostPort("localhost", port) + "/",
+		ManagementResource: ManagementResource,
 	}
 	raw, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {

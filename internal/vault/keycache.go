@@ -82,3 +82,15 @@ func (s *Service) SetKeyCacheSize(n int) {
 	s.keyMaterial.entries = nil
 	s.keyMaterial.mu.Unlock()
 }
+
+// forgetVault drops every cached key of a vault.
+func (c *keyCache) forgetVault(vaultID string) {
+	prefix := vaultID + "\x00"
+	c.mu.Lock()
+	for id := range c.entries {
+		if strings.HasPrefix(id, prefix) {
+			delete(c.entries, id)
+		}
+	}
+	c.mu.Unlock()
+}

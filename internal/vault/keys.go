@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/keyvault/keyvault/internal/keys"
 )
@@ -147,6 +148,10 @@ func (s *Service) checkKeyType(v *Vault, kty string) error {
 	if keys.Family(kty) == "" {
 		return &Error{Kind: KindInvalid, Code: "BadParameter",
 			Message: fmt.Sprintf("Key type '%s' is not supported. Use RSA, RSA-HSM, EC, EC-HSM, oct or oct-HSM.", kty)}
+	}
+	if strings.HasSuffix(kty, "-HSM") && v.SKU == SKUStandard {
+		return &Error{Kind: KindInvalid, Code: "BadParameter",
+			Message: fmt.Sprintf("Key type '%s' needs a premium vault; vault '%s' is standard. Use %s, or a premium vault.", kty, v.Name, strings.TrimSuffix(kty, "-HSM"))}
 	}
 	return nil
 }

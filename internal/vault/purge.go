@@ -31,6 +31,14 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 		if len(parts) != 3 {
 			continue
 		}
+		if string(parts[0]) == "vault" {
+			n, err := s.purgeDueVault(ctx, key, string(parts[1]))
+			if err != nil {
+				return purged, err
+			}
+			purged += n
+			continue
+		}
 		k, ok := kindsByName[string(parts[0])]
 		if !ok {
 			continue
@@ -66,4 +74,29 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 		}
 	}
 	return purged, nil
+}
+
+// purgeDueVault purges a soft-deleted vault whose retention ended, unless it
+// was recovered (or deleted again) since the schedule entry was read.
+func (s *Service) purgeDueVault(ctx context.Context, key []byte, vaultID string) (int, error) {
+	at := int64(binary.BigEndian.Uint64(key[:8]))
+	done := false
+	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		var d Vault
+		found, err := getJSON(tx, bucketDeletedVaults, []byte(vaultID), &d)
+		if err != nil {
+			return err
+		}
+		if !found || d.ScheduledPurgeDate != at {
+			done = false
+			return tx.Delete(bucketPurgeSchedule, key)
+		}
+		done = true
+		return purgeVaultInTx(tx, vaultID, at)
+	})
+	if err != nil || !done {
+		return 0, err
+	}
+	s.afterVaultPurge(vaultID)
+	return 1, nil
 }

@@ -27,12 +27,52 @@ const bucketVaults = "vaults" // lower-case vault name -> Vault (JSON)
 
 var vaultNamePattern = regexp.MustCompile(`^[a-zA-Z](?:[a-zA-Z0-9]|-[a-zA-Z0-9])*$`)
 
-// Vault is a named container of secrets, keys and certificates.
+// Vault is a named container of secrets, keys and certificates, with the
+// settings of an Azure Resource Manager Microsoft.KeyVault/vaults resource.
 type Vault struct {
 	Name            string `json:"name"`
 	RetentionDays   int    `json:"softDeleteRetentionInDays"`
 	PurgeProtection bool   `json:"enablePurgeProtection"`
 	Created         int64  `json:"created"`
+
+	SubscriptionID string            `json:"subscriptionId,omitempty"`
+	ResourceGroup  string            `json:"resourceGroup,omitempty"`
+	Location       string            `json:"location,omitempty"`
+	TenantID       string            `json:"tenantId,omitempty"`
+	SKU            string            `json:"sku,omitempty"` // standard or premium
+	Tags           map[string]string `json:"tags,omitempty"`
+	// RBAC selects role-based access control instead of access policies.
+	RBAC           bool           `json:"enableRbacAuthorization,omitempty"`
+	AccessPolicies []AccessPolicy `json:"accessPolicies,omitempty"`
+
+	EnabledForDeployment         bool   `json:"enabledForDeployment,omitempty"`
+	EnabledForDiskEncryption     bool   `json:"enabledForDiskEncryption,omitempty"`
+	EnabledForTemplateDeployment bool   `json:"enabledForTemplateDeployment,omitempty"`
+	PublicNetworkAccess          string `json:"publicNetworkAccess,omitempty"`
+	CreatedBy                    string `json:"createdBy,omitempty"`
+	Updated                      int64  `json:"updated,omitempty"`
+	UpdatedBy                    string `json:"updatedBy,omitempty"`
+
+	// Set while the vault is soft-deleted.
+	DeletedDate        int64 `json:"deletedDate,omitempty"`
+	ScheduledPurgeDate int64 `json:"scheduledPurgeDate,omitempty"`
+}
+
+// AccessPolicy grants one identity permissions on a vault's objects.
+type AccessPolicy struct {
+	TenantID      string      `json:"tenantId"`
+	ObjectID      string      `json:"objectId"`
+	ApplicationID string      `json:"applicationId,omitempty"`
+	Permissions   Permissions `json:"permissions"`
+}
+
+// Permissions are access-policy permission names per object family, as the
+// management API spells them (get, list, set, wrapKey, all, ...).
+type Permissions struct {
+	Keys         []string `json:"keys,omitempty"`
+	Secrets      []string `json:"secrets,omitempty"`
+	Certificates []string `json:"certificates,omitempty"`
+	Storage      []string `json:"storage,omitempty"`
 }
 
 // ID returns the vault's storage id: its lower-case name. Vault names are
@@ -133,10 +173,19 @@ func (s *Service) EnsureVault(ctx context.Context, v Vault) (*Vault, error) {
 			if err := json.Unmarshal(raw, &stored); err != nil {
 				return err
 			}
-			if !v.PurgeProtection || stored.PurgeProtection {
+			changed := false
+			if v.PurgeProtection && !stored.PurgeProtection {
+				stored.PurgeProtection, changed = true, true
+			}
+			// Vaults made before vaults had management fields get them.
+			if stored.SubscriptionID == "" {
+				stored.SubscriptionID, stored.ResourceGroup, stored.Location = v.SubscriptionID, v.ResourceGroup, v.Location
+				stored.TenantID, stored.SKU, stored.PublicNetworkAccess = v.TenantID, v.SKU, v.PublicNetworkAccess
+				changed = true
+			}
+			if !changed {
 				return nil
 			}
-			stored.PurgeProtection = true
 		} else {
 			stored = v
 			stored.Created = s.Now().Unix()
