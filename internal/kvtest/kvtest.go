@@ -8,6 +8,7 @@ package kvtest
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -24,9 +25,11 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
@@ -266,4 +269,55 @@ func (in *Instance) KeysClient(tb testing.TB, vault string) *azkeys.Client {
 		tb.Fatalf("keys client: %v", err)
 	}
 	return c
+}
+
+// ARMClientOptions returns Azure Resource Manager client options for the
+// server's management API: a custom cloud whose authority, endpoint and
+// audience are the server's.
+func (in *Instance) ARMClientOptions() *arm.ClientOptions {
+	opts := in.ClientOptions()
+	opts.Cloud = cloud.Configuration{
+		ActiveDirectoryAuthorityHost: in.Creds.AuthorityHost,
+		Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+			cloud.ResourceManager: {Endpoint: in.Creds.ManagementEndpoint, Audience: in.Creds.ManagementResource},
+		},
+	}
+	return &arm.ClientOptions{ClientOptions: opts}
+}
+
+// VaultsClient returns an armkeyvault client for the default subscription,
+// signed in as the administrator.
+func (in *Instance) VaultsClient(tb testing.TB) *armkeyvault.VaultsClient {
+	tb.Helper()
+	c, err := armkeyvault.NewVaultsClient(in.Creds.SubscriptionID, in.Credential(tb), in.ARMClientOptions())
+	if err != nil {
+		tb.Fatalf("vaults client: %v", err)
+	}
+	return c
+}
+
+// SecretCredential returns a client-secret credential for another principal.
+func (in *Instance) SecretCredential(tb testing.TB, clientID, secret string) *azidentity.ClientSecretCredential {
+	tb.Helper()
+	opts := in.ClientOptions()
+	opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: in.Creds.AuthorityHost}
+	cred, err := azidentity.NewClientSecretCredential(in.Creds.TenantID, clientID, secret,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	if err != nil {
+		tb.Fatalf("credential: %v", err)
+	}
+	return cred
+}
+
+// CertificateCredential returns a certificate credential for a principal.
+func (in *Instance) CertificateCredential(tb testing.TB, clientID string, certs []*x509.Certificate, key crypto.PrivateKey) *azidentity.ClientCertificateCredential {
+	tb.Helper()
+	opts := in.ClientOptions()
+	opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: in.Creds.AuthorityHost}
+	cred, err := azidentity.NewClientCertificateCredential(in.Creds.TenantID, clientID, certs, key,
+		&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	if err != nil {
+		tb.Fatalf("certificate credential: %v", err)
+	}
+	return cred
 }
