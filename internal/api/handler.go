@@ -64,6 +64,10 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, req *Request) {
 		h.routeKeys(w, r, req, segs[1:])
 	case "deletedkeys":
 		h.routeDeletedKeys(w, r, req, segs[1:])
+	case "certificates":
+		h.routeCertificates(w, r, req, segs[1:])
+	case "deletedcertificates":
+		h.routeDeletedCertificates(w, r, req, segs[1:])
 	case "rng":
 		if len(segs) > 2 || (len(segs) == 2 && segs[1] != "") {
 			pathNotFound(w, r)

@@ -89,7 +89,7 @@ func secretJSON(r *http.Request, v *vault.Vault, s *vault.Secret, withValue, ver
 		ContentType: s.ContentType,
 		Attributes:  attributes(s.Attributes, v, withRecovery),
 		Tags:        s.Tags,
-		Kid:         s.KeyID,
+		Kid:         keyIDURL(r, s.KeyID),
 		Managed:     s.Managed,
 	}
 	if !versioned {
@@ -318,4 +318,13 @@ func (h *Handler) restoreSecret(w http.ResponseWriter, r *http.Request, req *Req
 		return
 	}
 	writeJSON(w, http.StatusOK, secretJSON(r, req.Vault, s, false, true, true))
+}
+
+// keyIDURL turns the key path a certificate's secret records ("keys/name/
+// version") into the key's URL on the request's host.
+func keyIDURL(r *http.Request, path string) string {
+	if path == "" {
+		return ""
+	}
+	return scheme(r) + "://" + r.Host + "/" + path
 }

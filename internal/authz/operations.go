@@ -70,3 +70,23 @@ const (
 	ActionRoleAssignmentDel   = "Microsoft.Authorization/roleAssignments/delete"
 	ActionResourcesRead       = "Microsoft.Resources/subscriptions/resources/read"
 )
+
+// Data-plane operations of certificates. Reading a pending request needs
+// get, cancelling it update, and merging it create.
+var (
+	CertGet            = op("certificates", "get", "certificates/read")
+	CertList           = op("certificates", "list", "certificates/read")
+	CertCreate         = op("certificates", "create", "certificates/create/action")
+	CertImport         = op("certificates", "import", "certificates/import/action")
+	CertUpdate         = op("certificates", "update", "certificates/update/action")
+	CertDelete         = op("certificates", "delete", "certificates/delete")
+	CertRecover        = op("certificates", "recover", "certificates/recover/action")
+	CertPurge          = op("certificates", "purge", "certificates/purge/action")
+	CertBackup         = op("certificates", "backup", "certificates/backup/action")
+	CertRestore        = op("certificates", "restore", "certificates/restore/action")
+	CertManageContacts = op("certificates", "managecontacts", "certificatecontacts/write")
+	CertGetIssuers     = op("certificates", "getissuers", "certificatecas/read")
+	CertListIssuers    = op("certificates", "listissuers", "certificatecas/read")
+	CertSetIssuers     = op("certificates", "setissuers", "certificatecas/write")
+	CertDeleteIssuers  = op("certificates", "deleteissuers", "certificatecas/delete")
+)

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -370,4 +371,50 @@ func ecFromJWK(j *JSONWebKey) (*Key, error) {
 
 func bigEqual(a, b []byte) bool {
 	return new(big.Int).SetBytes(a).Cmp(new(big.Int).SetBytes(b)) == 0
+}
+
+// Signer returns the key as a crypto.Signer for X.509 use, or nil for keys
+// the standard library cannot sign certificates with (P-256K and oct keys).
+func (k *Key) Signer() crypto.Signer {
+	switch {
+	case k.rsa != nil:
+		return k.rsa
+	case k.ec != nil:
+		return k.ec
+	}
+	return nil
+}
+
+// FromPrivateKey wraps an RSA or ECDSA (P-256, P-384, P-521) private key,
+// such as one read from a PKCS #12 or PEM file, as a key of type kty (RSA,
+// RSA-HSM, EC or EC-HSM).
+func FromPrivateKey(kty string, priv crypto.PrivateKey) (*Key, error) {
+	switch p := priv.(type) {
+	case *rsa.PrivateKey:
+		if Family(kty) != KtyRSA {
+			return nil, badParameter("The private key is an RSA key, but the key type is %s.", kty)
+		}
+		if bits := p.N.BitLen(); bits != 2048 && bits != 3072 && bits != 4096 {
+			return nil, badParameter("RSA keys of %d bits are not supported; use 2048, 3072 or 4096 bits.", bits)
+		}
+		p.Precompute()
+		return &Key{kty: kty, rsa: p}, nil
+	case *ecdsa.PrivateKey:
+		if Family(kty) != KtyEC {
+			return nil, badParameter("The private key is an EC key, but the key type is %s.", kty)
+		}
+		var crv string
+		switch p.Curve {
+		case elliptic.P256():
+			crv = CurveP256
+		case elliptic.P384():
+			crv = CurveP384
+		case elliptic.P521():
+			crv = CurveP521
+		default:
+			return nil, curveNotSupported(p.Curve.Params().Name)
+		}
+		return &Key{kty: kty, crv: crv, ec: p}, nil
+	}
+	return nil, badParameter("Only RSA and EC private keys are supported, got %T.", priv)
 }

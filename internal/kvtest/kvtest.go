@@ -30,6 +30,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azcertificates"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
@@ -320,4 +321,15 @@ func (in *Instance) CertificateCredential(tb testing.TB, clientID string, certs 
 		tb.Fatalf("certificate credential: %v", err)
 	}
 	return cred
+}
+
+// CertificatesClient returns an azcertificates client for vault, reached by
+// its host name.
+func (in *Instance) CertificatesClient(tb testing.TB, vault string) *azcertificates.Client {
+	tb.Helper()
+	c, err := azcertificates.NewClient(in.VaultURL(vault), in.Credential(tb), &azcertificates.ClientOptions{ClientOptions: in.ClientOptions()})
+	if err != nil {
+		tb.Fatalf("certificates client: %v", err)
+	}
+	return c
 }

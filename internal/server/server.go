@@ -108,6 +108,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 
 	// Domain: the default vault exists from the first start on.
 	s.vaults = vault.NewService(s.store, s.keys)
+	s.vaults.Log = log
 	if cfg.TestClock {
 		s.clock = &testClock{}
 		s.vaults.Now = s.clock.Now

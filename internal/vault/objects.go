@@ -39,8 +39,9 @@ var kindsByName = map[string]objectKind{secretKind.name: secretKind, keyKind.nam
 
 // head is the plaintext index entry of a live object.
 type head struct {
-	Name   string `json:"n"` // the name as first written
-	Latest string `json:"l"` // the current version
+	Name    string `json:"n"`           // the name as first written
+	Latest  string `json:"l"`           // the current version
+	Managed bool   `json:"m,omitempty"` // a key or secret that backs a certificate
 }
 
 // deletedHead is the index entry of a soft-deleted object.
@@ -72,6 +73,13 @@ func (k objectKind) errNotFound(name string) *Error {
 func (k objectKind) errDeletedNotFound(name string) *Error {
 	return &Error{Kind: KindNotFound, Code: k.notFound,
 		Message: fmt.Sprintf("Deleted %s not found: %s", k.title, name)}
+}
+
+// errManaged refuses an operation on a key or secret that backs a
+// certificate: such objects change only through the certificate.
+func (k objectKind) errManaged(name, op string) *Error {
+	return &Error{Kind: KindForbidden, Code: "Forbidden", Inner: "ObjectIsManaged",
+		Message: fmt.Sprintf("Operation %s is not allowed on %s %s because it backs a certificate; use the certificate of that name instead.", op, k.name, name)}
 }
 
 func (k objectKind) errDeletedConflict(name string) *Error {
@@ -124,6 +132,9 @@ func (s *Service) createVersion(ctx context.Context, v *Vault, k objectKind, nam
 		h = head{Name: name}
 		if _, err := getJSON(tx, k.heads, headKey(v.ID(), lname), &h); err != nil {
 			return err
+		}
+		if h.Managed {
+			return k.errManaged(name, "set")
 		}
 		h.Latest = version
 		if err := putJSON(tx, k.heads, headKey(v.ID(), lname), &h); err != nil {
@@ -184,6 +195,12 @@ func openVersion(tx storage.Tx, sealer *seal.Sealer, v *Vault, k objectKind, nam
 // updateVersion replaces the content of a version of a live object (the
 // latest when version is empty) with what change returns for the old one.
 func (s *Service) updateVersion(ctx context.Context, v *Vault, k objectKind, name, version string, change func(old []byte) ([]byte, error)) (*object, error) {
+	return s.updateVersionOf(ctx, v, k, name, version, false, change)
+}
+
+// updateVersionOf is updateVersion; allowManaged lets a certificate update
+// the key and secret it owns.
+func (s *Service) updateVersionOf(ctx context.Context, v *Vault, k objectKind, name, version string, allowManaged bool, change func(old []byte) ([]byte, error)) (*object, error) {
 	if !validName(name, version) {
 		return nil, k.errNotFound(name)
 	}
@@ -199,6 +216,9 @@ func (s *Service) updateVersion(ctx context.Context, v *Vault, k objectKind, nam
 		found, err := getJSON(tx, k.heads, headKey(v.ID(), lname), &h)
 		if err != nil || !found {
 			return err
+		}
+		if h.Managed && !allowManaged {
+			return k.errManaged(name, "update")
 		}
 		ver := version
 		if ver == "" {
@@ -359,16 +379,11 @@ func (s *Service) deleteObject(ctx context.Context, v *Vault, k objectKind, name
 	found := false
 	err := s.store.Update(ctx, func(tx storage.Tx) error {
 		var err error
-		if found, err = getJSON(tx, k.heads, headKey(v.ID(), lname), &dh.head); err != nil || !found {
-			return err
+		found, err = deleteInTx(tx, k, v.ID(), lname, &dh)
+		if found && dh.Managed {
+			return k.errManaged(name, "delete")
 		}
-		if err := tx.Delete(k.heads, headKey(v.ID(), lname)); err != nil {
-			return err
-		}
-		if err := putJSON(tx, k.deleted, headKey(v.ID(), lname), &dh); err != nil {
-			return err
-		}
-		return tx.Put(bucketPurgeSchedule, scheduleKey(dh.ScheduledPurgeDate, k.name, v.ID(), lname), nil)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -377,6 +392,39 @@ func (s *Service) deleteObject(ctx context.Context, v *Vault, k objectKind, name
 		return nil, k.errNotFound(name)
 	}
 	return s.openDeleted(ctx, v, k, lname, &dh)
+}
+
+// deleteInTx moves a live object's index entry to the deleted bucket with
+// the dates in dh, and schedules its purge. It reports whether the object
+// existed; dh.head receives its index entry.
+func deleteInTx(tx storage.Tx, k objectKind, vaultID, lname string, dh *deletedHead) (bool, error) {
+	found, err := getJSON(tx, k.heads, headKey(vaultID, lname), &dh.head)
+	if err != nil || !found {
+		return false, err
+	}
+	if err := tx.Delete(k.heads, headKey(vaultID, lname)); err != nil {
+		return false, err
+	}
+	if err := putJSON(tx, k.deleted, headKey(vaultID, lname), dh); err != nil {
+		return false, err
+	}
+	return true, tx.Put(bucketPurgeSchedule, scheduleKey(dh.ScheduledPurgeDate, k.name, vaultID, lname), nil)
+}
+
+// recoverInTx moves a deleted object's index entry back to the live bucket
+// and drops its purge schedule. dh receives the deleted entry.
+func recoverInTx(tx storage.Tx, k objectKind, vaultID, lname string, dh *deletedHead) (bool, error) {
+	found, err := getJSON(tx, k.deleted, headKey(vaultID, lname), dh)
+	if err != nil || !found {
+		return false, err
+	}
+	if err := tx.Delete(k.deleted, headKey(vaultID, lname)); err != nil {
+		return false, err
+	}
+	if err := tx.Delete(bucketPurgeSchedule, scheduleKey(dh.ScheduledPurgeDate, k.name, vaultID, lname)); err != nil {
+		return false, err
+	}
+	return true, putJSON(tx, k.heads, headKey(vaultID, lname), &dh.head)
 }
 
 func (s *Service) openDeleted(ctx context.Context, v *Vault, k objectKind, lname string, dh *deletedHead) (*deletedObject, error) {
@@ -449,16 +497,11 @@ func (s *Service) recoverObject(ctx context.Context, v *Vault, k objectKind, nam
 	found := false
 	err := s.store.Update(ctx, func(tx storage.Tx) error {
 		var err error
-		if found, err = getJSON(tx, k.deleted, headKey(v.ID(), lname), &dh); err != nil || !found {
-			return err
+		found, err = recoverInTx(tx, k, v.ID(), lname, &dh)
+		if found && dh.Managed {
+			return k.errManaged(name, "recover")
 		}
-		if err := tx.Delete(k.deleted, headKey(v.ID(), lname)); err != nil {
-			return err
-		}
-		if err := tx.Delete(bucketPurgeSchedule, scheduleKey(dh.ScheduledPurgeDate, k.name, v.ID(), lname)); err != nil {
-			return err
-		}
-		return putJSON(tx, k.heads, headKey(v.ID(), lname), &dh.head)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -482,7 +525,14 @@ func (s *Service) purgeObject(ctx context.Context, v *Vault, k objectKind, name 
 	}
 	found := false
 	err := s.store.Update(ctx, func(tx storage.Tx) error {
-		var err error
+		var dh deletedHead
+		managed, err := getJSON(tx, k.deleted, headKey(v.ID(), lower(name)), &dh)
+		if err != nil {
+			return err
+		}
+		if managed && dh.Managed {
+			return k.errManaged(name, "purge")
+		}
 		found, err = purgeInTx(tx, k, v.ID(), lower(name))
 		return err
 	})
@@ -536,6 +586,12 @@ func purgeInTx(tx storage.Tx, k objectKind, vaultID, lname string) (bool, error)
 // backupObject returns the head and the decrypted content of every version of
 // the live object name.
 func (s *Service) backupObject(ctx context.Context, v *Vault, k objectKind, name string) (head, map[string][]byte, error) {
+	return s.backupObjectOf(ctx, v, k, name, false)
+}
+
+// backupObjectOf is backupObject; allowManaged lets a certificate back up
+// the key and secret it owns.
+func (s *Service) backupObjectOf(ctx context.Context, v *Vault, k objectKind, name string, allowManaged bool) (head, map[string][]byte, error) {
 	var h head
 	if !validName(name, "") {
 		return h, nil, k.errNotFound(name)
@@ -551,6 +607,9 @@ func (s *Service) backupObject(ctx context.Context, v *Vault, k objectKind, name
 		var err error
 		if found, err = getJSON(tx, k.heads, headKey(v.ID(), lname), &h); err != nil || !found {
 			return err
+		}
+		if h.Managed && !allowManaged {
+			return k.errManaged(name, "backup")
 		}
 		prefix := []byte(v.ID() + "\x00" + lname + "\x00")
 		return tx.Scan(k.versions, prefix, nil, func(key, value []byte) (bool, error) {

@@ -421,4 +421,7 @@ func (s *Service) RunDueJobs(ctx context.Context, log *slog.Logger) {
 	if _, err := s.RotateDue(ctx, log); err != nil && ctx.Err() == nil {
 		log.Error("policy-driven key rotation failed", "error", err)
 	}
+	if _, err := s.RenewDue(ctx, log); err != nil && ctx.Err() == nil {
+		log.Error("certificate renewal failed", "error", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -121,11 +122,16 @@ type Service struct {
 
 	// Now returns the current time. Tests replace it to move time forward.
 	Now func() time.Time
+
+	// Log receives the domain's own events, such as notifications that
+	// have no receiver. It discards them unless set.
+	Log *slog.Logger
 }
 
 // NewService returns a Service that keeps its data in store, sealed by keys.
 func NewService(store storage.Store, keys *seal.Keyring) *Service {
-	return &Service{store: store, keys: keys, Now: time.Now, keyMaterial: keyCache{max: DefaultKeyCacheSize}}
+	return &Service{store: store, keys: keys, Now: time.Now, keyMaterial: keyCache{max: DefaultKeyCacheSize},
+		Log: slog.New(slog.DiscardHandler)}
 }
 
 // GetVault returns the vault named name (without regard to case).

@@ -1,0 +1,430 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keyvault/keyvault/internal/certs"
+	"github.com/keyvault/keyvault/internal/storage"
+)
+
+// GetCertificate returns a version of the certificate name (the latest when
+// version is empty).
+func (s *Service) GetCertificate(ctx context.Context, v *Vault, name, version string) (*Certificate, error) {
+	obj, err := s.readVersion(ctx, v, certKind, name, version)
+	if err != nil {
+		return nil, err
+	}
+	return decodeCertificate(obj)
+}
+
+// CertificateUpdate lists the changes UpdateCertificate applies.
+type CertificateUpdate struct {
+	Enabled *bool
+	SetTags bool
+	Tags    map[string]string
+}
+
+// UpdateCertificate changes the enabled attribute or tags of a certificate
+// version, and the same of its key and secret.
+func (s *Service) UpdateCertificate(ctx context.Context, v *Vault, name, version string, u CertificateUpdate) (*Certificate, error) {
+	if u.SetTags {
+		if err := validateTags(u.Tags); err != nil {
+			return nil, err
+		}
+	}
+	now := s.Now().Unix()
+	obj, err := s.updateVersion(ctx, v, certKind, name, version, func(old []byte) ([]byte, error) {
+		var d certData
+		if err := json.Unmarshal(old, &d); err != nil {
+			return nil, err
+		}
+		if u.Enabled != nil {
+			d.Enabled = *u.Enabled
+		}
+		if u.SetTags {
+			d.Tags = u.Tags
+		}
+		d.Updated = now
+		return json.Marshal(&d)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Mirror the change on the managed key and secret of that version.
+	_, _ = s.updateVersionOf(ctx, v, keyKind, obj.Name, obj.Version, true, func(old []byte) ([]byte, error) {
+		var d keyData
+		if err := json.Unmarshal(old, &d); err != nil {
+			return nil, err
+		}
+		if u.Enabled != nil {
+			d.Enabled = *u.Enabled
+		}
+		if u.SetTags {
+			d.Tags = u.Tags
+		}
+		d.Updated = now
+		return json.Marshal(&d)
+	})
+	_, _ = s.updateVersionOf(ctx, v, secretKind, obj.Name, obj.Version, true, func(old []byte) ([]byte, error) {
+		var d secretData
+		if err := json.Unmarshal(old, &d); err != nil {
+			return nil, err
+		}
+		if u.Enabled != nil {
+			d.Enabled = *u.Enabled
+		}
+		if u.SetTags {
+			d.Tags = u.Tags
+		}
+		d.Updated = now
+		return json.Marshal(&d)
+	})
+	return decodeCertificate(obj)
+}
+
+func decodeCertificates(objs []*object) ([]*Certificate, error) {
+	out := make([]*Certificate, len(objs))
+	for i, obj := range objs {
+		var err error
+		if out[i], err = decodeCertificate(obj); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ListCertificates returns up to max certificates at their latest versions.
+func (s *Service) ListCertificates(ctx context.Context, v *Vault, cursor string, max int) ([]*Certificate, string, error) {
+	objs, next, err := s.listLatest(ctx, v, certKind, cursor, max)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := decodeCertificates(objs)
+	return out, next, err
+}
+
+// ListCertificateVersions returns up to max versions of the certificate name.
+func (s *Service) ListCertificateVersions(ctx context.Context, v *Vault, name, cursor string, max int) ([]*Certificate, string, error) {
+	objs, next, err := s.listVersions(ctx, v, certKind, name, cursor, max)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := decodeCertificates(objs)
+	return out, next, err
+}
+
+// DeleteCertificate soft-deletes the certificate name with its key and
+// secret, in one transaction.
+func (s *Service) DeleteCertificate(ctx context.Context, v *Vault, name string) (*DeletedCertificate, error) {
+	if !validName(name, "") {
+		return nil, certKind.errNotFound(name)
+	}
+	lname, now := lower(name), s.Now()
+	dh := deletedHead{DeletedDate: now.Unix(), ScheduledPurgeDate: now.Add(time.Duration(v.RetentionDays) * 24 * time.Hour).Unix()}
+	found := false
+	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		var err error
+		if found, err = deleteInTx(tx, certKind, v.ID(), lname, &dh); err != nil || !found {
+			return err
+		}
+		for _, k := range []objectKind{keyKind, secretKind} {
+			other := dh
+			if _, err := deleteInTx(tx, k, v.ID(), lname, &other); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(bucketCertOps, headKey(v.ID(), lname))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, certKind.errNotFound(name)
+	}
+	s.keyMaterial.forget(v.ID(), lname)
+	d, err := s.openDeleted(ctx, v, certKind, lname, &dh)
+	if err != nil {
+		return nil, err
+	}
+	return decodeDeletedCertificate(d)
+}
+
+func decodeDeletedCertificate(d *deletedObject) (*DeletedCertificate, error) {
+	c, err := decodeCertificate(&d.object)
+	if err != nil {
+		return nil, err
+	}
+	return &DeletedCertificate{Certificate: *c, DeletedDate: d.DeletedDate, ScheduledPurgeDate: d.ScheduledPurgeDate}, nil
+}
+
+// GetDeletedCertificate returns the soft-deleted certificate name.
+func (s *Service) GetDeletedCertificate(ctx context.Context, v *Vault, name string) (*DeletedCertificate, error) {
+	d, err := s.getDeleted(ctx, v, certKind, name)
+	if err != nil {
+		return nil, err
+	}
+	return decodeDeletedCertificate(d)
+}
+
+// ListDeletedCertificates returns up to max soft-deleted certificates.
+func (s *Service) ListDeletedCertificates(ctx context.Context, v *Vault, cursor string, max int) ([]*DeletedCertificate, string, error) {
+	objs, next, err := s.listDeleted(ctx, v, certKind, cursor, max)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*DeletedCertificate, len(objs))
+	for i, d := range objs {
+		if out[i], err = decodeDeletedCertificate(d); err != nil {
+			return nil, "", err
+		}
+	}
+	return out, next, nil
+}
+
+// RecoverDeletedCertificate brings back the certificate name with its key
+// and secret.
+func (s *Service) RecoverDeletedCertificate(ctx context.Context, v *Vault, name string) (*Certificate, error) {
+	if !validName(name, "") {
+		return nil, certKind.errDeletedNotFound(name)
+	}
+	lname := lower(name)
+	found := false
+	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		var dh deletedHead
+		var err error
+		if found, err = recoverInTx(tx, certKind, v.ID(), lname, &dh); err != nil || !found {
+			return err
+		}
+		for _, k := range []objectKind{keyKind, secretKind} {
+			var other deletedHead
+			if _, err := recoverInTx(tx, k, v.ID(), lname, &other); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, certKind.errDeletedNotFound(name)
+	}
+	return s.GetCertificate(ctx, v, name, "")
+}
+
+// PurgeDeletedCertificate removes the soft-deleted certificate name, its key,
+// secret and policy for good.
+func (s *Service) PurgeDeletedCertificate(ctx context.Context, v *Vault, name string) error {
+	if v.PurgeProtection {
+		return &Error{Kind: KindForbidden, Code: "Forbidden",
+			Message: fmt.Sprintf("Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge certificate %s after the retention period has passed.", name)}
+	}
+	if !validName(name, "") {
+		return certKind.errDeletedNotFound(name)
+	}
+	lname := lower(name)
+	found := false
+	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		var err error
+		if found, err = purgeInTx(tx, certKind, v.ID(), lname); err != nil || !found {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		return certKind.errDeletedNotFound(name)
+	}
+	s.keyMaterial.forget(v.ID(), lname)
+	return nil
+}
+
+func init() {
+	// Purging a certificate, by request or when its retention ends, takes
+	// its key, secret, policy and request records with it.
+	purgeHooks[certKind.name] = func(tx storage.Tx, vaultID, lname string) error {
+		for _, k := range []objectKind{keyKind, secretKind} {
+			if _, err := purgeInTx(tx, k, vaultID, lname); err != nil {
+				return err
+			}
+		}
+		for _, b := range []string{bucketCertPolicies, bucketCertOps, bucketCertNotified} {
+			if err := tx.Delete(b, headKey(vaultID, lname)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// GetCertificatePolicy returns the current policy of the certificate name.
+func (s *Service) GetCertificatePolicy(ctx context.Context, v *Vault, name string) (*certs.Policy, error) {
+	if !validName(name, "") {
+		return nil, certKind.errNotFound(name)
+	}
+	p, err := s.storedPolicy(ctx, v, lower(name))
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, certKind.errNotFound(name)
+	}
+	return p, nil
+}
+
+// UpdateCertificatePolicy merges the given policy fields into the current
+// policy of the certificate name; new versions follow it.
+func (s *Service) UpdateCertificatePolicy(ctx context.Context, v *Vault, name string, in *certs.Policy) (*certs.Policy, error) {
+	cur, err := s.GetCertificatePolicy(ctx, v, name)
+	if err != nil {
+		return nil, err
+	}
+	merged := *cur
+	if in.KeyProps != nil {
+		merged.KeyProps = in.KeyProps
+	}
+	if in.SecretProps != nil {
+		merged.SecretProps = in.SecretProps
+	}
+	if in.X509Props != nil {
+		merged.X509Props = in.X509Props
+	}
+	if in.LifetimeActions != nil {
+		merged.LifetimeActions = in.LifetimeActions
+	}
+	if in.Issuer != nil {
+		merged.Issuer = in.Issuer
+	}
+	if in.Attributes != nil && in.Attributes.Enabled != nil {
+		merged.Attributes = &certs.PolicyAttrs{Enabled: in.Attributes.Enabled}
+	}
+	full, err := s.certPolicyFor(v, &merged)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now().Unix()
+	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		return putPolicy(tx, v, lower(name), full, now)
+	})
+	return full, err
+}
+
+// BackupCertificate returns a blob with every version of the certificate
+// name, its key and secret versions, and its policy.
+func (s *Service) BackupCertificate(ctx context.Context, v *Vault, name string) ([]byte, error) {
+	h, versions, err := s.backupObject(ctx, v, certKind, name)
+	if err != nil {
+		return nil, err
+	}
+	b := &backupPayload{Kind: certKind.name, Name: h.Name, Latest: h.Latest, Versions: versions, Extra: map[string][]byte{}}
+	for _, k := range []objectKind{keyKind, secretKind} {
+		kh, kv, err := s.backupObjectOf(ctx, v, k, name, true)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := json.Marshal(map[string]any{"latest": kh.Latest, "versions": kv})
+		if err != nil {
+			return nil, err
+		}
+		b.Extra[k.name] = raw
+	}
+	err = s.store.View(ctx, func(tx storage.Tx) error {
+		policy, err := tx.Get(bucketCertPolicies, headKey(v.ID(), lower(name)))
+		if policy != nil {
+			b.Extra["policy"] = policy
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.sealBackup(ctx, b)
+}
+
+// RestoreCertificate restores a certificate with its key, secret and policy
+// from a blob made by BackupCertificate.
+func (s *Service) RestoreCertificate(ctx context.Context, v *Vault, blob []byte) (*Certificate, error) {
+	b, err := s.openBackup(ctx, blob, certKind)
+	if err != nil {
+		return nil, err
+	}
+	latest, err := decodeCertificate(&object{Name: b.Name, Version: b.Latest, Content: b.Versions[b.Latest]})
+	if err != nil {
+		return nil, invalidBackup("its latest version is unreadable")
+	}
+	type family struct {
+		Latest   string            `json:"latest"`
+		Versions map[string][]byte `json:"versions"`
+	}
+	families := map[string]family{}
+	for _, k := range []objectKind{keyKind, secretKind} {
+		var f family
+		if err := json.Unmarshal(b.Extra[k.name], &f); err != nil || f.Versions[f.Latest] == nil {
+			return nil, invalidBackup("it lacks the certificate's " + k.name)
+		}
+		families[k.name] = f
+	}
+	sealer, err := s.keys.Sealer(ctx, v.ID())
+	if err != nil {
+		return nil, err
+	}
+	lname := lower(b.Name)
+	type write struct {
+		kind    objectKind
+		h       head
+		records map[string][]byte
+	}
+	writes := []write{{kind: certKind, h: head{Name: b.Name, Latest: b.Latest}, records: map[string][]byte{}}}
+	for _, k := range []objectKind{keyKind, secretKind} {
+		f := families[k.name]
+		writes = append(writes, write{kind: k, h: head{Name: b.Name, Latest: f.Latest, Managed: true}, records: map[string][]byte{}})
+	}
+	sources := map[string]map[string][]byte{certKind.name: b.Versions, keyKind.name: families[keyKind.name].Versions, secretKind.name: families[secretKind.name].Versions}
+	for _, w := range writes {
+		for version, content := range sources[w.kind.name] {
+			if !versionPattern.MatchString(version) {
+				return nil, invalidBackup("it holds an invalid version id")
+			}
+			if w.records[version], err = sealer.Seal(content, w.kind.aad(v.ID(), lname, version)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		for _, k := range []objectKind{certKind, keyKind, secretKind} {
+			for _, bucket := range []string{k.heads, k.deleted} {
+				existing, err := tx.Get(bucket, headKey(v.ID(), lname))
+				if err != nil {
+					return err
+				}
+				if existing != nil {
+					return &Error{Kind: KindConflict, Code: "Conflict",
+						Message: fmt.Sprintf("The name %s is in use in this vault by a %s (live or soft-deleted). Delete and purge it before restoring.", b.Name, k.name)}
+				}
+			}
+		}
+		for _, w := range writes {
+			for version, record := range w.records {
+				if err := tx.Put(w.kind.versions, versionKey(v.ID(), lname, version), record); err != nil {
+					return err
+				}
+			}
+			if err := putJSON(tx, w.kind.heads, headKey(v.ID(), lname), &w.h); err != nil {
+				return err
+			}
+		}
+		if policy := b.Extra["policy"]; policy != nil {
+			return tx.Put(bucketCertPolicies, headKey(v.ID(), lname), policy)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return latest, nil
+}
