@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/keyvault/keyvault/internal/authz"
+	"github.com/keyvault/keyvault/internal/certs"
 	"github.com/keyvault/keyvault/internal/vault"
 )
 
@@ -149,7 +150,38 @@ func (h *Handler) getSecret(w http.ResponseWriter, r *http.Request, req *Request
 		WriteError(w, r, err)
 		return
 	}
+	if out := r.URL.Query().Get("outContentType"); out != "" {
+		if err := convertCertificateSecret(s, out); err != nil {
+			WriteError(w, r, err)
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, secretJSON(r, req.Vault, s, true, true, true))
+}
+
+// convertCertificateSecret rewrites the value of a certificate's secret in
+// the format outContentType names, as GetSecret's outContentType parameter
+// asks: PKCS #12 can become PEM.
+func convertCertificateSecret(s *vault.Secret, outContentType string) error {
+	if outContentType != certs.ContentTypePEM && outContentType != certs.ContentTypePKCS12 {
+		return badRequest("outContentType must be " + certs.ContentTypePEM + " or " + certs.ContentTypePKCS12 + ".")
+	}
+	if !s.Managed || outContentType == s.ContentType {
+		return nil
+	}
+	if s.ContentType != certs.ContentTypePKCS12 {
+		return badRequest("Only a PKCS #12 certificate secret can be converted, to " + certs.ContentTypePEM + ".")
+	}
+	imp, err := certs.Decode(s.Value, "")
+	if err != nil {
+		return badRequest("The certificate secret cannot be converted: " + err.Error())
+	}
+	value, err := certs.Encode(outContentType, imp.Key, imp.Chain)
+	if err != nil {
+		return err
+	}
+	s.Value, s.ContentType = value, outContentType
+	return nil
 }
 
 func (h *Handler) updateSecret(w http.ResponseWriter, r *http.Request, req *Request, name, version string) {
