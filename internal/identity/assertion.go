@@ -158,15 +158,22 @@ func (p *Principal) assertionCertificate(header map[string]any, now time.Time) (
 	return nil, fmt.Errorf("no certificate credential of application %s matches the assertion", p.ClientID)
 }
 
-// headerThumbprint decodes a base64url thumbprint from a JWT header into hex.
+// headerThumbprint decodes a thumbprint from a JWT header into hex. RFC 7515
+// says base64url, but MSAL for Go (v1.8.0 and v1.10.1 read) sends x5t#S256
+// in standard base64, so both alphabets are accepted, with or without
+// padding.
 func headerThumbprint(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok {
 		return "", fmt.Errorf("the thumbprint in the assertion header is not a string")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	s = strings.TrimRight(s, "=")
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		raw, err = base64.RawStdEncoding.DecodeString(s)
+	}
 	if err != nil || (len(raw) != sha1.Size && len(raw) != sha256.Size) {
-		return "", fmt.Errorf("the thumbprint in the assertion header is not base64url of a SHA-1 or SHA-256 digest")
+		return "", fmt.Errorf("the thumbprint in the assertion header is not base64 of a SHA-1 or SHA-256 digest")
 	}
 	return hex.EncodeToString(raw), nil
 }

@@ -454,6 +454,10 @@ const (
 // replace sets that entry's permissions, remove deletes the listed
 // permissions from it and drops the entry once it has none.
 func (s *Service) UpdateAccessPolicies(ctx context.Context, sub, rg, name string, edit AccessPolicyEdit, policies []AccessPolicy, by string) (*Vault, error) {
+	// Checked here as well as in the loop below, which an empty list skips.
+	if edit != PolicyAdd && edit != PolicyReplace && edit != PolicyRemove {
+		return nil, badParameter("The access policy operation '%s' is invalid: use add, replace or remove.", edit)
+	}
 	for i := range policies {
 		if err := NormalizeAccessPolicy(&policies[i]); err != nil {
 			return nil, err
