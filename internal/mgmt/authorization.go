@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -72,7 +73,16 @@ func (h *Handler) serveAuthorization(q *request, scope string, rest []string) {
 	}
 }
 
+// scopePattern is the form of the scopes role assignments may have: a
+// subscription, a resource group, a vault, or a key, secret or certificate.
+var scopePattern = regexp.MustCompile(`(?i)^/subscriptions/[0-9a-z-]+(/resourcegroups/[-\w.()]+(/providers/microsoft\.keyvault/vaults/[0-9a-z-]+(/(secrets|keys|certificates)/[0-9a-z-]+)?)?)?$`)
+
 func (h *Handler) putAssignment(q *request, scope, name string) {
+	if !scopePattern.MatchString(scope) {
+		writeError(q.w, http.StatusBadRequest, "InvalidScope",
+			"The scope '"+scope+"' is not a subscription, resource group, vault, or key, secret or certificate of a vault.")
+		return
+	}
 	if !h.allow(q, scope, authz.ActionRoleAssignmentWrite) {
 		return
 	}
