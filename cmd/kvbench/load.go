@@ -43,7 +43,7 @@ type bench struct {
 }
 
 // operation sends one request. It returns the name of the secret it wrote,
-// or "" for a read.
+// or "" when it wrote none.
 type operation func(ctx context.Context, c *http.Client) (written string, err error)
 
 // Phase states, shared by the workers of a phase.
@@ -143,7 +143,7 @@ type workerStats struct {
 	written   []string        // names of secrets written successfully
 }
 
-// runPhase runs the set or get phase and returns its figures.
+// runPhase runs one phase (set, get or a key phase) and returns its figures.
 func (b *bench) runPhase(ctx context.Context, phase string) (*phaseResult, error) {
 	var op operation
 	switch phase {
@@ -157,6 +157,9 @@ func (b *bench) runPhase(ctx context.Context, phase string) (*phaseResult, error
 		}
 		op = b.getSecretOp()
 	default:
+		if isKeyPhase(phase) {
+			return b.runKeyPhase(ctx, phase)
+		}
 		return nil, fmt.Errorf("unknown phase %q", phase)
 	}
 	return b.measure(ctx, phase, op, b.opts.warmup, b.opts.duration, b.opts.requests, b.opts.perfPrefix)
@@ -333,26 +336,36 @@ func (b *bench) getSecretOp() operation {
 // send sends req with the access token and checks that the response is 200
 // with the secret bundle of name, whose value kvbench sets to the name.
 func (b *bench) send(c *http.Client, req *http.Request, name string) error {
-	req.Header.Set("Authorization", "Bearer "+b.token)
-	resp, err := c.Do(req)
+	body, err := b.do(c, req)
 	if err != nil {
 		return err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return fmt.Errorf("%s %s: read response: %w", req.Method, req.URL.Path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: status %d, want 200: %.300s", req.Method, req.URL.Path, resp.StatusCode, body)
-	}
-	if resp.ProtoMajor != 1 {
-		return fmt.Errorf("%s %s: response protocol %s, want HTTP/1.1", req.Method, req.URL.Path, resp.Proto)
 	}
 	if !bytes.Contains(body, []byte(`"value":"`+name+`"`)) {
 		return fmt.Errorf("%s %s: the response does not contain the value %q: %.300s", req.Method, req.URL.Path, name, body)
 	}
 	return nil
+}
+
+// do sends req with the access token, checks that the response is a 200
+// over HTTP/1.1 and returns its body.
+func (b *bench) do(c *http.Client, req *http.Request) ([]byte, error) {
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read response: %w", req.Method, req.URL.Path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: status %d, want 200: %.300s", req.Method, req.URL.Path, resp.StatusCode, body)
+	}
+	if resp.ProtoMajor != 1 {
+		return nil, fmt.Errorf("%s %s: response protocol %s, want HTTP/1.1", req.Method, req.URL.Path, resp.Proto)
+	}
+	return body, nil
 }
 
 // newGUID returns a random (version 4) GUID in its 36-character text form.

@@ -30,6 +30,12 @@ type phaseResult struct {
 	OtherCores          float64 `json:"otherCores"` // every other process on the machine
 	StealCores          float64 `json:"stealCores"` // taken by the hypervisor
 
+	// Key phases only: the key version used, the signatures checked
+	// locally (warm-up included) and the direct run of the operation.
+	Kid                string        `json:"kid,omitempty"`
+	SignaturesVerified int64         `json:"signaturesVerified,omitempty"`
+	Direct             *directResult `json:"direct,omitempty"`
+
 	errorSamples []string
 	redials      []string // errors seen on each replaced connection
 }
@@ -113,6 +119,15 @@ func (r *phaseResult) writeText(w io.Writer) {
 	fmt.Fprintf(w, "  server CPU  %.0f us/request, %.2f cores\n", r.ServerCPUPerRequest, r.ServerCores)
 	fmt.Fprintf(w, "  kvbench CPU %.0f us/request, %.2f cores\n", r.BenchCPUPerRequest, r.BenchCores)
 	fmt.Fprintf(w, "  other CPU   %.2f cores (other processes), %.2f cores steal\n", r.OtherCores, r.StealCores)
+	if r.Kid != "" {
+		fmt.Fprintf(w, "  key         %s\n", r.Kid)
+	}
+	if r.SignaturesVerified > 0 {
+		fmt.Fprintf(w, "  signatures  %d verified locally with the public JWK (1 in %d, warm-up included)\n", r.SignaturesVerified, verifyEvery)
+	}
+	if r.Direct != nil {
+		r.Direct.writeText(w)
+	}
 }
 
 func (r *phaseResult) writeJSON(w io.Writer) error {
