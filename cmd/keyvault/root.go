@@ -13,6 +13,6 @@ with Azure Key Vault, so the Azure SDKs and tools work against it unchanged.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newPrincipalCommand(), newVaultCommand(), newRoleCommand())
+	root.AddCommand(newServeCommand(), newPrincipalCommand(), newVaultCommand(), newRoleCommand(), newAuditCommand())
 	return root
 }

@@ -45,6 +45,12 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long a shutdown waits for requests in flight")
 	fs.DurationVar(&c.PurgeInterval, "purge-interval", d.PurgeInterval, "how often the time-driven jobs run: purge of deleted objects past their retention, policy-driven key rotation")
 	fs.BoolVar(&c.TestClock, "test-clock", false, "enable POST /_test/clock, with which the administrator moves object time forward (for tests only)")
+	fs.StringVar(&c.AuditDir, "audit-dir", "", "directory of the audit files (default DATA_DIR/audit)")
+	fs.BoolVar(&c.AuditStdout, "audit-stdout", false, "also write every audit record to standard output")
+	fs.Int64Var(&c.AuditMaxFileBytes, "audit-max-file-bytes", d.AuditMaxFileBytes, "size in bytes at which the current audit file is rotated")
+	fs.BoolVar(&c.AuditFailOpen, "audit-fail-open", false, "serve requests even when the audit log cannot record them (default: refuse them with 503)")
+	fs.StringVar(&c.Throttle, "throttle", d.Throttle, "request throttling: off, or azure for Azure Key Vault's per-vault limits")
+	fs.Float64Var(&c.ThrottleScale, "throttle-scale", d.ThrottleScale, "factor applied to every throttling limit (0.5 halves them)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "lowest level logged: debug, info, warn or error")
 }

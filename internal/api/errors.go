@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/keyvault/keyvault/internal/audit"
 	"github.com/keyvault/keyvault/internal/vault"
 )
 
@@ -47,6 +48,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 			detail.InnerError = &ErrorDetail{Code: e.Inner}
 		}
 		WriteErrorDetail(w, kindStatus[e.Kind], detail)
+	case errors.Is(err, audit.ErrUnavailable):
+		slog.ErrorContext(r.Context(), "request refused: the audit log cannot record it", "method", r.Method, "path", r.URL.Path, "error", err)
+		WriteErrorDetail(w, http.StatusServiceUnavailable, ErrorDetail{Code: "ServiceUnavailable",
+			Message: "The request was refused because the audit log cannot record it. Try again later; the server log has the cause."})
 	case errors.As(err, &tooLarge):
 		WriteErrorDetail(w, http.StatusRequestEntityTooLarge, ErrorDetail{Code: "RequestBodyTooLarge",
 			Message: "The request body is larger than the limit of " + strconv.FormatInt(tooLarge.Limit, 10) + " bytes."})

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keyvault/keyvault/internal/audit"
 	"github.com/keyvault/keyvault/internal/authz"
 	"github.com/keyvault/keyvault/internal/identity"
 	"github.com/keyvault/keyvault/internal/vault"
@@ -35,6 +36,8 @@ type Handler struct {
 	// Authz checks every operation's permission; nil allows everything,
 	// for tests of the API alone.
 	Authz *authz.Service
+	// OnCrypto, if set, is told of every key operation performed.
+	OnCrypto func(operation, algorithm string)
 }
 
 // allow checks that the caller may perform op on the object at objectPath
@@ -45,8 +48,13 @@ func (h *Handler) allow(w http.ResponseWriter, r *http.Request, req *Request, op
 		return true
 	}
 	if err := h.Authz.Authorize(r.Context(), req.Vault, req.Caller, op, objectPath); err != nil {
+		audit.SetAuthorization(r.Context(), req.Vault.RBAC, false)
 		WriteError(w, r, err)
 		return false
+	}
+	audit.SetAuthorization(r.Context(), req.Vault.RBAC, true)
+	if objectPath != "" {
+		audit.SetObjectID(r.Context(), objectURL(r, objectPath))
 	}
 	return true
 }

@@ -79,6 +79,9 @@ func (h *Handler) keyOperation(w http.ResponseWriter, r *http.Request, req *Requ
 		WriteError(w, r, err)
 		return
 	}
+	if h.OnCrypto != nil {
+		h.OnCrypto(op, body.Alg)
+	}
 	if op == vault.OpVerify {
 		writeJSON(w, http.StatusOK, map[string]bool{"value": res.Valid})
 		return

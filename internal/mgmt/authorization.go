@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyvault/keyvault/internal/audit"
 	"github.com/keyvault/keyvault/internal/authz"
 )
 
@@ -101,6 +102,9 @@ func (h *Handler) putAssignment(q *request, scope, name string) {
 	if body.Properties.Condition != "" {
 		writeError(q.w, http.StatusBadRequest, "InvalidRoleAssignmentRequest", "Role assignment conditions (ABAC) are not supported by this server.")
 		return
+	}
+	if _, err := h.Authz.GetAssignment(q.r.Context(), scope, name); err == nil {
+		audit.SetSuccessStatus(q.r.Context(), http.StatusOK)
 	}
 	p := body.Properties
 	a, created, err := h.Authz.PutAssignment(q.r.Context(), scope, name, p.RoleDefinitionID, p.PrincipalID, p.PrincipalType, p.Description, q.caller.ObjectID)

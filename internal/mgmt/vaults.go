@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyvault/keyvault/internal/audit"
 	"github.com/keyvault/keyvault/internal/authz"
 	"github.com/keyvault/keyvault/internal/vault"
 )
@@ -192,6 +193,7 @@ func (h *Handler) putVault(q *request, sub, rg, name string, patch bool) {
 		h.fail(q, err)
 		return
 	default:
+		audit.SetSuccessStatus(ctx, http.StatusCreated)
 		if body.Properties == nil || body.Properties.SKU == nil || body.Properties.TenantID == "" {
 			writeError(q.w, http.StatusBadRequest, "BadRequest", "A new vault needs properties.tenantId and properties.sku.")
 			return
@@ -562,6 +564,9 @@ func (h *Handler) serveResourceGroup(q *request) {
 		var tags map[string]string
 		if body.Tags != nil {
 			tags = *body.Tags
+		}
+		if _, err := h.Vaults.GetResourceGroup(q.r.Context(), sub, rg); err == nil {
+			audit.SetSuccessStatus(q.r.Context(), http.StatusOK)
 		}
 		g, created, err := h.Vaults.EnsureResourceGroup(q.r.Context(), sub, rg, body.Location, tags)
 		if err != nil {

@@ -31,6 +31,20 @@ type Config struct {
 	// (purge dates, rotation, nbf/exp checks) forward for tests.
 	TestClock bool
 
+	// Audit settings: the directory of the audit files (empty means
+	// DataDir/audit), a copy of every record on standard output, the size at
+	// which the current file rotates, and fail-open mode, which serves
+	// requests the audit log cannot record instead of refusing them.
+	AuditDir          string
+	AuditStdout       bool
+	AuditMaxFileBytes int64
+	AuditFailOpen     bool
+
+	// Throttle is "off" or "azure" (Azure's per-vault limits, multiplied
+	// by ThrottleScale).
+	Throttle      string
+	ThrottleScale float64
+
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
 	PurgeInterval   time.Duration
@@ -47,6 +61,9 @@ func DefaultConfig() Config {
 		MaxBodyBytes:              1 << 20,
 		ShutdownTimeout:           30 * time.Second,
 		PurgeInterval:             time.Minute,
+		AuditMaxFileBytes:         100 << 20,
+		Throttle:                  "off",
+		ThrottleScale:             1,
 	}
 }
 
@@ -77,6 +94,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 64<<10 {
 		return fmt.Errorf("max-body-bytes must be at least 65536, got %d", c.MaxBodyBytes)
+	}
+	if c.Throttle != "off" && c.Throttle != "azure" {
+		return fmt.Errorf("throttle must be off or azure, got %q", c.Throttle)
+	}
+	if c.ThrottleScale <= 0 {
+		return fmt.Errorf("throttle-scale must be positive, got %v", c.ThrottleScale)
+	}
+	if c.AuditMaxFileBytes < 4096 {
+		return fmt.Errorf("audit-max-file-bytes must be at least 4096, got %d", c.AuditMaxFileBytes)
 	}
 	if c.PurgeInterval <= 0 || c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("purge-interval and shutdown-timeout must be positive")

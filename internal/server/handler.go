@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keyvault/keyvault/internal/api"
+	"github.com/keyvault/keyvault/internal/audit"
+	"github.com/keyvault/keyvault/internal/authz"
 	"github.com/keyvault/keyvault/internal/identity"
 	"github.com/keyvault/keyvault/internal/mgmt"
 	"github.com/keyvault/keyvault/internal/storage"
@@ -17,111 +20,147 @@ import (
 // ServiceVersion is sent in the x-ms-keyvault-service-version header.
 const ServiceVersion = "keyvault-0.1"
 
-// statusWriter records the status code for the access log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// ServeHTTP handles every request: health checks, the token service, then
-// vault requests. A vault request is authenticated before anything else about
-// it is checked, because SDKs send their first request without a token and
-// without a body to learn where to get one.
+// ServeHTTP handles every request: health checks and metrics, then the
+// token service, the management API and vault requests, each of which gets
+// exactly one audit record (see audit.Request for writes). A vault request
+// is authenticated before anything else about it is checked, because SDKs
+// send their first request without a token and without a body to learn
+// where to get one.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	w := &statusWriter{ResponseWriter: rw}
 	requestID := newRequestID()
-	h := w.Header()
+	h := rw.Header()
 	h.Set("x-ms-request-id", requestID)
 	h.Set("x-ms-keyvault-service-version", ServiceVersion)
 	if id := r.Header.Get("x-ms-client-request-id"); id != "" {
 		h.Set("x-ms-client-request-id", id)
 	}
-	var caller *identity.Caller
-	vaultName := ""
-	defer func() {
-		attrs := []any{"requestId", requestID, "method", r.Method, "path", r.URL.Path, "status", w.status,
-			"durationMs", float64(time.Since(start).Microseconds()) / 1000, "host", r.Host}
-		if vaultName != "" {
-			attrs = append(attrs, "vault", vaultName)
-		}
-		if caller != nil {
-			attrs = append(attrs, "objectId", caller.ObjectID, "appId", caller.ApplicationID)
-		}
-		s.log.Info("request", attrs...)
-	}()
 
 	switch r.URL.Path {
 	case "/healthz":
-		writePlain(w, http.StatusOK, "ok\n")
+		writePlain(rw, http.StatusOK, "ok\n")
 		return
 	case "/readyz":
-		s.serveReady(w, r)
+		s.serveReady(rw, r)
 		return
-	case "/_test/clock":
-		s.serveTestClock(w, r)
+	case "/metrics":
+		s.metrics.handler.ServeHTTP(rw, r)
 		return
 	}
-	if identity.Match(r.URL.Path) {
+
+	// Audit: the record is filled in as the request is routed, and written
+	// before the response leaves (for writes, before their commit).
+	rec := s.newAuditRequest(r, start)
+	r = r.WithContext(audit.WithRequest(r.Context(), rec))
+	w := &bufferedWriter{header: rw.Header(), status: http.StatusOK}
+	info := s.route(w, r, rec)
+
+	err := rec.Complete(s.audit, w.status, errorMessage(w.body.Bytes()))
+	if err != nil {
+		s.metrics.auditFailures.Inc()
+		s.log.Error("audit record could not be written", "requestId", requestID, "operation", rec.Record.OperationName, "error", err)
+		if !s.cfg.AuditFailOpen {
+			w.reset()
+			api.WriteErrorDetail(w, http.StatusServiceUnavailable, api.ErrorDetail{Code: "ServiceUnavailable",
+				Message: "The request was refused because the audit log cannot record it. Try again later; the server log has the cause."})
+		}
+	}
+	w.flushTo(rw)
+
+	duration := time.Since(start)
+	s.metrics.observe(rec.Record.OperationName, w.status, duration)
+	attrs := []any{"requestId", requestID, "method", r.Method, "path", r.URL.Path, "status", w.status,
+		"durationMs", float64(duration.Microseconds()) / 1000, "host", r.Host, "operation", rec.Record.OperationName}
+	if info.vault != "" {
+		attrs = append(attrs, "vault", info.vault)
+	}
+	if info.caller != nil {
+		attrs = append(attrs, "objectId", info.caller.ObjectID, "appId", info.caller.ApplicationID)
+	}
+	s.log.Info("request", attrs...)
+}
+
+// routeInfo is what routing learned, for the access log.
+type routeInfo struct {
+	vault  string
+	caller *identity.Caller
+}
+
+// route sends a request to the test clock, the token service, the
+// management API or a vault.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, rec *audit.Request) routeInfo {
+	var info routeInfo
+	switch {
+	case r.URL.Path == "/_test/clock":
+		rec.Record.OperationName = "TestClock"
+		s.serveTestClock(w, r)
+		return info
+	case identity.Match(r.URL.Path):
+		rec.Record.OperationName = "Authentication"
 		// Tokens name the host they were issued on, and only hosts this
 		// server answers to are accepted as issuers, so refuse the rest here.
 		if !s.hostAllowed(r.Host) {
 			api.WriteErrorDetail(w, http.StatusNotFound, api.ErrorDetail{Code: "NotFound",
 				Message: "The host " + r.Host + " is not served here: use localhost or a host under " + s.cfg.DNSSuffix + "."})
-			return
+			return info
 		}
 		s.ident.ServeHTTP(w, r)
-		return
-	}
-
-	if s.isBareHost(r.Host) && mgmt.Match(r.URL.Path) {
-		if caller, ok := s.authenticateManagement(w, r); ok {
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-			s.mgmt.Serve(w, r, caller)
+		return info
+	case s.isBareHost(r.Host) && mgmt.Match(r.URL.Path):
+		rec.Record.OperationName, rec.Success = mgmt.OperationName(r.Method, r.URL.Path)
+		rec.Record.OperationVersion = r.URL.Query().Get("api-version")
+		caller, ok := s.authenticateManagement(w, r)
+		if !ok {
+			return info
 		}
-		return
+		info.caller = caller
+		rec.Record.Identity = identityClaims(caller)
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		s.mgmt.Serve(w, r, caller)
+		return info
 	}
 
+	segments := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	rec.Record.OperationName, rec.Success = api.OperationName(r.Method, segments)
 	name, ok := s.vaultForHost(r.Host)
 	if !ok {
 		api.WriteErrorDetail(w, http.StatusNotFound, api.ErrorDetail{Code: "VaultNotFound",
 			Message: "The host " + r.Host + " is not a vault of this server: use {vault}." + s.cfg.DNSSuffix + " or localhost."})
-		return
+		return info
 	}
-	vaultName = name
-	if caller, ok = s.authenticate(w, r); !ok {
-		return
+	info.vault = name
+	rec.Record.Properties.Vault = name
+	caller, ok := s.authenticate(w, r)
+	if !ok {
+		return info
 	}
+	info.caller = caller
+	rec.Record.Identity = identityClaims(caller)
 	v, err := s.vaults.GetVault(r.Context(), name)
 	if err != nil {
 		api.WriteError(w, r, err)
-		return
+		return info
 	}
+	rec.Record.ResourceID = strings.ToUpper(authz.VaultResourceID(v))
 	query := r.URL.Query() // decodes percent-encoded keys such as api%2Dversion
 	apiVersion := query.Get("api-version")
+	rec.Record.OperationVersion = apiVersion
 	if err := api.CheckAPIVersion(apiVersion); err != nil {
 		api.WriteError(w, r, err)
-		return
+		return info
+	}
+	if s.throttle != nil {
+		if wait, ok := s.throttle.allow(v.ID(), rec.Record.OperationName, time.Now()); !ok {
+			s.metrics.throttled.Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+			api.WriteErrorDetail(w, http.StatusTooManyRequests, api.ErrorDetail{Code: "Throttled",
+				Message: "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached. Retry after the time in the Retry-After header."})
+			return info
+		}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	s.api.Serve(w, r, &api.Request{
-		Vault: v, Caller: caller, APIVersion: apiVersion,
-		Segments: strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/"),
-	})
+	s.api.Serve(w, r, &api.Request{Vault: v, Caller: caller, APIVersion: apiVersion, Segments: segments})
+	return info
 }
 
 // authenticate verifies the bearer token. Without a valid one it writes 401

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyvault/keyvault/internal/api"
+	"github.com/keyvault/keyvault/internal/audit"
 	"github.com/keyvault/keyvault/internal/authz"
 	"github.com/keyvault/keyvault/internal/identity"
 	"github.com/keyvault/keyvault/internal/mgmt"
@@ -63,6 +64,12 @@ type Server struct {
 	scheme   string
 	ready    atomic.Bool
 	clock    *testClock // nil unless --test-clock
+
+	bolt       *bolt.Store
+	auditStore *auditedStore
+	audit      *audit.Logger
+	metrics    *metrics
+	throttle   *throttle // nil when throttling is off
 }
 
 // Open prepares a server: it loads the root key, opens the store, makes sure
@@ -76,7 +83,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, scheme: "https"}
+	s := &Server{cfg: cfg, log: log, scheme: "https", metrics: newMetrics()}
+	if cfg.Throttle == "azure" {
+		s.throttle = newThrottle(cfg.ThrottleScale)
+	}
 	if cfg.PlainHTTP {
 		s.scheme = "http"
 	}
@@ -100,10 +110,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 	if err != nil {
 		return nil, err
 	}
-	s.store = store
+	s.bolt = store
+	s.auditStore = &auditedStore{Store: store, metrics: s.metrics}
+	s.store = s.auditStore
 	s.keys = seal.NewKeyring(s.store, root)
 	if err := s.keys.CheckRootKey(ctx); err != nil {
 		return nil, fmt.Errorf("root key %s: %w", cfg.rootKeyPath(), err)
+	}
+	if err := s.openAudit(ctx); err != nil {
+		return nil, err
 	}
 
 	// Domain: the default vault exists from the first start on.
@@ -131,7 +146,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 
 	// Request handling: authorization, the data plane and the management API.
 	s.authz = authz.New(s.store)
-	s.api = &api.Handler{Vaults: s.vaults, Authz: s.authz}
+	s.api = &api.Handler{Vaults: s.vaults, Authz: s.authz, OnCrypto: func(op, alg string) {
+		s.metrics.crypto.WithLabelValues(op, alg).Inc()
+	}}
 	s.mgmt = &mgmt.Handler{
 		Vaults: s.vaults, Authz: s.authz, Identity: s.ident, TenantID: creds.TenantID, SubscriptionID: creds.SubscriptionID,
 		VaultURI: func(name string) string { return s.vaultURL(name, port) }, Log: log,
@@ -199,6 +216,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.log.Error("closing the store failed", "error", cerr)
 		err = errors.Join(err, cerr)
 	}
+	if cerr := s.audit.Close(); cerr != nil {
+		s.log.Error("closing the audit log failed", "error", cerr)
+		err = errors.Join(err, cerr)
+	}
 	if err == nil || errors.Is(err, http.ErrServerClosed) {
 		s.log.Info("stopped")
 		return nil
@@ -213,6 +234,9 @@ func (s *Server) closeResources() {
 	}
 	if s.store != nil {
 		s.store.Close()
+	}
+	if s.audit != nil {
+		s.audit.Close()
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,6 +39,10 @@ type Store struct {
 	closing chan struct{}
 	done    chan struct{}
 	once    sync.Once
+
+	// beforeCommit, if set, runs once per group after every function and
+	// before the commit; an error aborts the whole group.
+	beforeCommit atomic.Pointer[func() error]
 
 	// mu is held for reading while an Update queues and for writing while
 	// Close closes closing, so no update enters the queue after the commit
@@ -80,6 +85,14 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	go s.commitLoop()
 	return s, nil
+}
+
+// SetBeforeCommit installs fn to run in every write transaction after its
+// functions and before it commits, such as a flush of records that must be
+// durable before the data they describe. If fn fails, no update of the
+// group is applied and each gets fn's error.
+func (s *Store) SetBeforeCommit(fn func() error) {
+	s.beforeCommit.Store(&fn)
 }
 
 // View implements storage.Store.
@@ -177,6 +190,9 @@ func (s *Store) commitGroup(group []*update) {
 					failed, fnErr = i, err
 					return err
 				}
+			}
+			if hook := s.beforeCommit.Load(); hook != nil {
+				return (*hook)()
 			}
 			return nil
 		})

@@ -1,0 +1,323 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// File names in the audit directory: the current file, and rotated files
+// numbered in the order they were written.
+const (
+	CurrentFile   = "audit.jsonl"
+	rotatedPrefix = "audit-"
+	rotatedSuffix = ".jsonl"
+)
+
+// ErrUnavailable is returned when no sink could record an event.
+var ErrUnavailable = errors.New("audit: no sink could record the event")
+
+// Options configures a Logger.
+type Options struct {
+	Dir             string             // the audit directory
+	MaxFileBytes    int64              // rotate the current file past this size; 0 means 100 MiB
+	CheckpointEvery int                // records between signed checkpoints; 0 means 1000
+	Key             ed25519.PrivateKey // signs checkpoints
+	Stdout          io.Writer          // if set, every record is also written here
+	Now             func() time.Time   // nil means time.Now
+}
+
+// Logger appends records to the audit files. It is safe for concurrent use.
+type Logger struct {
+	opts Options
+
+	mu              sync.Mutex
+	file            *os.File
+	size            int64
+	seq             uint64
+	last            string // hash of the last record written
+	sinceCheckpoint int
+	dirty           bool // written since the last fsync
+
+	failures atomic.Uint64
+}
+
+// Open opens the audit directory, continuing the chain of its last record.
+func Open(opts Options) (*Logger, error) {
+	if opts.MaxFileBytes == 0 {
+		opts.MaxFileBytes = 100 << 20
+	}
+	if opts.CheckpointEvery == 0 {
+		opts.CheckpointEvery = 1000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("audit directory: %w", err)
+	}
+	l := &Logger{opts: opts}
+	if err := l.resume(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(opts.Dir, CurrentFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open audit file: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	l.file, l.size = f, info.Size()
+	return l, nil
+}
+
+// resume reads the last record written, in the current file or else the
+// newest rotated one, so the chain goes on across restarts.
+func (l *Logger) resume() error {
+	files, err := Files(l.opts.Dir)
+	if err != nil {
+		return err
+	}
+	for i := len(files) - 1; i >= 0; i-- {
+		r, err := lastRecord(files[i])
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			l.seq, l.last = r.Seq, r.Hash
+			return nil
+		}
+	}
+	return nil
+}
+
+func lastRecord(path string) (*Record, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	data = bytes.TrimRight(data, "\n")
+	if len(data) == 0 {
+		return nil, nil
+	}
+	line := data[bytes.LastIndexByte(data, '\n')+1:]
+	var r Record
+	if err := json.Unmarshal(line, &r); err != nil {
+		return nil, fmt.Errorf("audit file %s ends with a damaged record; run keyvault audit verify: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Files lists the audit files of dir in the order they were written: the
+// rotated files by number, then the current file.
+func Files(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rotated []string
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasPrefix(n, rotatedPrefix) && strings.HasSuffix(n, rotatedSuffix) {
+			rotated = append(rotated, filepath.Join(dir, n))
+		}
+	}
+	sort.Strings(rotated) // zero-padded numbers sort in order
+	if _, err := os.Stat(filepath.Join(dir, CurrentFile)); err == nil {
+		rotated = append(rotated, filepath.Join(dir, CurrentFile))
+	}
+	return rotated, nil
+}
+
+// Append chains r to the log and writes it. With durable set it is on
+// stable storage (fsync) before Append returns. On error nothing of r is
+// left in the file.
+func (l *Logger) Append(r *Record, durable bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.append(r); err != nil {
+		l.failures.Add(1)
+		return err
+	}
+	if l.sinceCheckpoint >= l.opts.CheckpointEvery {
+		if err := l.checkpoint(); err != nil {
+			l.failures.Add(1)
+			return err
+		}
+	}
+	if durable {
+		return l.sync()
+	}
+	return nil
+}
+
+// Sync makes every record appended so far durable.
+func (l *Logger) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sync()
+}
+
+func (l *Logger) sync() error {
+	if !l.dirty {
+		return nil
+	}
+	if err := l.file.Sync(); err != nil {
+		l.failures.Add(1)
+		return fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
+	}
+	l.dirty = false
+	return nil
+}
+
+func (l *Logger) append(r *Record) error {
+	if l.file == nil {
+		return fmt.Errorf("%w: the audit log is closed", ErrUnavailable)
+	}
+	if r.Time == "" {
+		r.Time = l.opts.Now().UTC().Format("2006-01-02T15:04:05.0000000Z")
+	}
+	r.Seq, r.PrevHash = l.seq+1, l.last
+	hash, err := chainHash(r)
+	if err != nil {
+		return err
+	}
+	r.Hash = hash
+	line, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	if l.size+int64(len(line)) > l.opts.MaxFileBytes && l.size > 0 && r.Category != CategoryCheckpoint {
+		if err := l.rotate(); err != nil {
+			return err
+		}
+		// The chain goes on, but r now follows the rotation checkpoint.
+		r.Seq, r.PrevHash = l.seq+1, l.last
+		if r.Hash, err = chainHash(r); err != nil {
+			return err
+		}
+		if line, err = json.Marshal(r); err != nil {
+			return err
+		}
+		line = append(line, '\n')
+	}
+	if _, err := l.file.Write(line); err != nil {
+		// Cut off a partial line so the file stays a sequence of records.
+		_ = l.file.Truncate(l.size)
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	l.size += int64(len(line))
+	l.seq, l.last, l.dirty = r.Seq, r.Hash, true
+	l.sinceCheckpoint++
+	if l.opts.Stdout != nil {
+		_, _ = l.opts.Stdout.Write(line)
+	}
+	return nil
+}
+
+// checkpoint writes a record that signs the chain up to the last record.
+func (l *Logger) checkpoint() error {
+	if l.opts.Key == nil {
+		l.sinceCheckpoint = 0
+		return nil
+	}
+	sig := ed25519.Sign(l.opts.Key, checkpointMessage(l.seq, l.last))
+	r := &Record{OperationName: "AuditCheckpoint", Category: CategoryCheckpoint,
+		Signature: base64.StdEncoding.EncodeToString(sig)}
+	if err := l.append(r); err != nil {
+		return err
+	}
+	l.sinceCheckpoint = 0
+	return nil
+}
+
+// rotate checkpoints and closes the current file, renames it to the next
+// number and starts a new current file.
+func (l *Logger) rotate() error {
+	if err := l.checkpoint(); err != nil {
+		return err
+	}
+	if err := l.file.Sync(); err != nil {
+		return fmt.Errorf("%w: sync: %v", ErrUnavailable, err)
+	}
+	if err := l.file.Close(); err != nil {
+		return err
+	}
+	files, err := Files(l.opts.Dir)
+	if err != nil {
+		return err
+	}
+	next := fmt.Sprintf("%s%06d%s", rotatedPrefix, len(files), rotatedSuffix)
+	if err := os.Rename(filepath.Join(l.opts.Dir, CurrentFile), filepath.Join(l.opts.Dir, next)); err != nil {
+		return fmt.Errorf("%w: rotate: %v", ErrUnavailable, err)
+	}
+	f, err := os.OpenFile(filepath.Join(l.opts.Dir, CurrentFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		l.file = nil
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	l.file, l.size, l.dirty = f, 0, false
+	return nil
+}
+
+// Failures counts the appends and syncs that failed.
+func (l *Logger) Failures() uint64 { return l.failures.Load() }
+
+// Close writes a final checkpoint, syncs and closes the current file.
+func (l *Logger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.file == nil {
+		return nil
+	}
+	err := l.checkpoint()
+	err = errors.Join(err, l.sync(), l.file.Close())
+	l.file = nil
+	return err
+}
+
+// readRecords reads the lines of one audit file.
+func readLines(path string) ([][]byte, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	var lines [][]byte
+	r := bufio.NewReaderSize(f, 1<<20)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			lines = append(lines, bytes.TrimRight(line, "\n"))
+		} else if len(line) > 0 {
+			// A last line without its newline was cut short.
+			lines = append(lines, line)
+			return lines, true, nil
+		}
+		if err == io.EOF {
+			return lines, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
+}
