@@ -79,7 +79,14 @@ func Decode(value, password string) (*Imported, error) {
 	if key == nil {
 		return nil, bad("The PKCS #12 file holds no private key.")
 	}
-	return &Imported{Key: key, Chain: append([]*x509.Certificate{leaf}, cas...), ContentType: ContentTypePKCS12}, nil
+	// DecodeChain takes the first certificate bag as the leaf, but some
+	// tools write the CA certificates first: pick the one that matches the
+	// key.
+	chain, err := leafFirst(append([]*x509.Certificate{leaf}, cas...), key)
+	if err != nil {
+		return nil, err
+	}
+	return &Imported{Key: key, Chain: chain, ContentType: ContentTypePKCS12}, nil
 }
 
 func decodePEM(value string) (*Imported, error) {

@@ -14,75 +14,237 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // subjectAttributes maps the attribute names a subject may use to their
-// object identifiers (RFC 4519 and PKCS #9 for E).
+// object identifiers (RFC 4519, and PKCS #9 for E and EMAILADDRESS).
 var subjectAttributes = map[string]asn1.ObjectIdentifier{
 	"CN": {2, 5, 4, 3}, "C": {2, 5, 4, 6}, "L": {2, 5, 4, 7}, "S": {2, 5, 4, 8}, "ST": {2, 5, 4, 8},
 	"STREET": {2, 5, 4, 9}, "O": {2, 5, 4, 10}, "OU": {2, 5, 4, 11}, "SERIALNUMBER": {2, 5, 4, 5},
-	"DC": {0, 9, 2342, 19200300, 100, 1, 25}, "E": {1, 2, 840, 113549, 1, 9, 1}, "EMAIL": {1, 2, 840, 113549, 1, 9, 1},
+	"POSTALCODE": {2, 5, 4, 17}, "DC": {0, 9, 2342, 19200300, 100, 1, 25},
+	"E": {1, 2, 840, 113549, 1, 9, 1}, "EMAIL": {1, 2, 840, 113549, 1, 9, 1}, "EMAILADDRESS": {1, 2, 840, 113549, 1, 9, 1},
 }
 
-// ParseSubject parses an X.500 name such as "CN=example.com, O=Contoso" (RFC
-// 4514 order, commas escaped with a backslash) into a pkix.Name.
+// subjectNames are the attribute names FormatSubject writes, by object
+// identifier.
+var subjectNames = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.9": "STREET", "2.5.4.10": "O",
+	"2.5.4.11": "OU", "2.5.4.5": "SERIALNUMBER", "2.5.4.17": "POSTALCODE", "0.9.2342.19200300.100.1.25": "DC",
+	"1.2.840.113549.1.9.1": "E",
+}
+
+// ParseSubject parses an X.500 name such as "CN=example.com, O=Contoso" into
+// a pkix.Name. The text is in RFC 4514 order: the most specific attribute
+// comes first and is the last one of the DER sequence. Commas or semicolons
+// separate attributes, a backslash escapes the next character, and a value
+// in double quotes may contain separators. An attribute type is a name of
+// subjectAttributes or a dotted object identifier, optionally prefixed with
+// "OID.". Multi-valued RDNs ("+") are not supported: a plus sign is part of
+// the value.
 func ParseSubject(s string) (pkix.Name, error) {
-	var rdns pkix.RDNSequence
-	var cur strings.Builder
-	var parts []string
-	escaped := false
-	for _, r := range s {
-		switch {
-		case escaped:
-			cur.WriteRune(r)
-			escaped = false
-		case r == '\\':
-			escaped = true
-		case r == ',' || r == ';':
-			parts = append(parts, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteRune(r)
-		}
+	if !utf8.ValidString(s) {
+		return pkix.Name{}, bad("The subject is not valid UTF-8 text.")
 	}
-	parts = append(parts, cur.String())
-	for _, part := range parts {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		key, value, ok := strings.Cut(part, "=")
-		key, value = strings.ToUpper(strings.TrimSpace(key)), strings.Trim(strings.TrimSpace(value), `"`)
-		oid, known := subjectAttributes[key]
-		if !ok || !known || value == "" {
-			return pkix.Name{}, bad("The subject '%s' is invalid: '%s' is not an attribute such as CN=name, O=organization.", s, part)
-		}
-		rdns = append(rdns, pkix.RelativeDistinguishedNameSET{{Type: oid, Value: value}})
+	attrs, err := splitSubject(s)
+	if err != nil {
+		return pkix.Name{}, err
 	}
-	if len(rdns) == 0 {
+	if len(attrs) == 0 {
 		return pkix.Name{}, bad("The subject '%s' is empty.", s)
+	}
+	rdns := make(pkix.RDNSequence, 0, len(attrs))
+	for i := len(attrs) - 1; i >= 0; i-- {
+		a := attrs[i]
+		oid, ok := subjectAttributeType(a.key)
+		if !ok || a.value == "" {
+			return pkix.Name{}, bad("The subject '%s' is invalid: '%s' is not an attribute such as CN=name, O=organization.", s, a.text)
+		}
+		rdns = append(rdns, pkix.RelativeDistinguishedNameSET{{Type: oid, Value: a.value}})
 	}
 	var name pkix.Name
 	name.FillFromRDNSequence(&rdns)
+	// ExtraNames holds every attribute in DER order, including ones that
+	// FillFromRDNSequence has no field for (e-mail, DC). Marshaling writes
+	// ExtraNames in place of the fields with the same types, so the
+	// certificate gets exactly these attributes in this order.
 	name.ExtraNames = nil
-	// Keep every attribute, in order, including ones FillFromRDNSequence
-	// has no field for (e-mail, DC).
 	for _, rdn := range rdns {
 		name.ExtraNames = append(name.ExtraNames, rdn...)
 	}
 	return name, nil
 }
 
+// subjectAttr is one "key=value" of a subject. text is the attribute as
+// written, for error messages.
+type subjectAttr struct {
+	key, value, text string
+}
+
+// splitSubject splits a subject into its attributes, resolving escapes and
+// quotes. Empty parts (",,") are skipped.
+func splitSubject(s string) ([]subjectAttr, error) {
+	var attrs []subjectAttr
+	var key, value []rune
+	var literal []bool // per rune of value: escaped or quoted, so never trimmed
+	var text strings.Builder
+	inValue, quoted, closed, escaped := false, false, false, false
+	flush := func() error {
+		a := subjectAttr{key: strings.TrimSpace(string(key)), value: trimUnescaped(value, literal), text: strings.TrimSpace(text.String())}
+		hadValue := inValue
+		key, value, literal, inValue, closed = key[:0], value[:0], literal[:0], false, false
+		text.Reset()
+		if !hadValue && a.key == "" {
+			return nil
+		}
+		if !hadValue {
+			return bad("The subject '%s' is invalid: '%s' is not an attribute such as CN=name, O=organization.", s, a.text)
+		}
+		attrs = append(attrs, a)
+		return nil
+	}
+	for _, r := range s {
+		if r != ',' && r != ';' || escaped || quoted {
+			text.WriteRune(r)
+		}
+		switch {
+		case escaped:
+			escaped = false
+			switch {
+			case closed:
+				return nil, bad("The subject '%s' is invalid: text follows a quoted value.", s)
+			case inValue:
+				value, literal = append(value, r), append(literal, true)
+			default:
+				key = append(key, r)
+			}
+		case r == '\\':
+			escaped = true
+		case quoted:
+			if r == '"' {
+				quoted, closed = false, true
+			} else {
+				value, literal = append(value, r), append(literal, true)
+			}
+		case r == ',' || r == ';':
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		case closed:
+			if !unicode.IsSpace(r) {
+				return nil, bad("The subject '%s' is invalid: text follows a quoted value.", s)
+			}
+		case !inValue:
+			if r == '=' {
+				inValue = true
+			} else {
+				key = append(key, r)
+			}
+		case r == '"' && trimUnescaped(value, literal) == "":
+			quoted, value, literal = true, value[:0], literal[:0]
+		default:
+			value, literal = append(value, r), append(literal, false)
+		}
+	}
+	if escaped {
+		return nil, bad("The subject '%s' is invalid: it ends with a backslash.", s)
+	}
+	if quoted {
+		return nil, bad("The subject '%s' is invalid: a quoted value is not closed.", s)
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return attrs, nil
+}
+
+// trimUnescaped removes the white space at both ends of value that was
+// neither escaped nor quoted.
+func trimUnescaped(value []rune, literal []bool) string {
+	start, end := 0, len(value)
+	for start < end && !literal[start] && unicode.IsSpace(value[start]) {
+		start++
+	}
+	for end > start && !literal[end-1] && unicode.IsSpace(value[end-1]) {
+		end--
+	}
+	return string(value[start:end])
+}
+
+func subjectAttributeType(key string) (asn1.ObjectIdentifier, bool) {
+	upper := strings.ToUpper(key)
+	if oid, ok := subjectAttributes[upper]; ok {
+		return oid, true
+	}
+	oid, err := parseOID(strings.TrimPrefix(upper, "OID."))
+	return oid, err == nil
+}
+
+// FormatSubject writes an RDN sequence (DER order) in the text form that
+// ParseSubject reads: RFC 4514 order, the attribute names of subjectNames or
+// dotted object identifiers, and backslashes before separators, quotes,
+// backslashes and white space at either end of a value. The attributes of a
+// multi-valued RDN become separate attributes.
+func FormatSubject(rdns pkix.RDNSequence) string {
+	var parts []string
+	for i := len(rdns) - 1; i >= 0; i-- {
+		for j := len(rdns[i]) - 1; j >= 0; j-- {
+			atv := rdns[i][j]
+			value, ok := atv.Value.(string)
+			if !ok {
+				continue
+			}
+			name := subjectNames[atv.Type.String()]
+			if name == "" {
+				name = atv.Type.String()
+			}
+			parts = append(parts, name+"="+escapeSubjectValue(value))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func escapeSubjectValue(v string) string {
+	runes := []rune(v)
+	var b strings.Builder
+	for i, r := range runes {
+		edge := i == 0 || i == len(runes)-1
+		if strings.ContainsRune(`\,;"`, r) || edge && unicode.IsSpace(r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// CertificateSubject returns the subject of c in the text form that
+// ParseSubject reads, such as "CN=example.com, O=Contoso".
+func CertificateSubject(c *x509.Certificate) string {
+	rdns := make(pkix.RDNSequence, 0, len(c.Subject.Names))
+	for _, atv := range c.Subject.Names {
+		rdns = append(rdns, pkix.RelativeDistinguishedNameSET{atv})
+	}
+	return FormatSubject(rdns)
+}
+
+// parseOID parses a dotted object identifier. The arcs must be decimal
+// numbers, and the first two must be encodable in DER (X.690, section
+// 8.19.4): the first arc is 0, 1 or 2, and the second is below 40 unless
+// the first is 2.
 func parseOID(s string) (asn1.ObjectIdentifier, error) {
 	var oid asn1.ObjectIdentifier
 	for _, p := range strings.Split(s, ".") {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return nil, fmt.Errorf("invalid object identifier %q", s)
+		}
 		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
+		if err != nil {
 			return nil, fmt.Errorf("invalid object identifier %q", s)
 		}
 		oid = append(oid, n)
 	}
-	if len(oid) < 2 {
+	if len(oid) < 2 || oid[0] > 2 || oid[0] < 2 && oid[1] >= 40 {
 		return nil, fmt.Errorf("invalid object identifier %q", s)
 	}
 	return oid, nil

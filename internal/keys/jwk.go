@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -78,4 +79,16 @@ func (j *JSONWebKey) Public() *JSONWebKey {
 	pub.D, pub.P, pub.Q, pub.DP, pub.DQ, pub.QI, pub.K, pub.T = nil, nil, nil, nil, nil, nil, nil, nil
 	pub.KeyOps = append([]string(nil), j.KeyOps...)
 	return &pub
+}
+
+// String prints only the public members, so private key material never
+// reaches a log or an error message through fmt.
+func (j JSONWebKey) String() string {
+	pub := j.Public()
+	return fmt.Sprintf("JSONWebKey{Kid: %s, Kty: %s, Crv: %s, KeyOps: %v, private members REDACTED}", pub.Kid, pub.Kty, pub.Crv, pub.KeyOps)
+}
+
+// LogValue keeps private members out of structured logs.
+func (j JSONWebKey) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("kid", j.Kid), slog.String("kty", j.Kty), slog.String("crv", j.Crv))
 }

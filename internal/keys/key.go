@@ -418,3 +418,11 @@ func FromPrivateKey(kty string, priv crypto.PrivateKey) (*Key, error) {
 	}
 	return nil, badParameter("Only RSA and EC private keys are supported, got %T.", priv)
 }
+
+// String keeps key material out of logs and formatted errors.
+func (k *Key) String() string {
+	return fmt.Sprintf("Key{Kty: %s, Curve: %s, Bits: %d, private material REDACTED}", k.kty, k.crv, k.Bits())
+}
+
+// GoString is String, so %#v does not print the private key either.
+func (k *Key) GoString() string { return k.String() }

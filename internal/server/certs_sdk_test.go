@@ -127,6 +127,16 @@ func (v *certVault) wait(t *testing.T, name string) azcertificates.CertificateOp
 	return azcertificates.CertificateOperation{}
 }
 
+// operation reads the pending operation of name once.
+func (v *certVault) operation(t *testing.T, name string) azcertificates.CertificateOperation {
+	t.Helper()
+	resp, err := v.c.GetCertificateOperation(context.Background(), name, nil)
+	if err != nil {
+		t.Fatalf("GetCertificateOperation(%q): %v", name, err)
+	}
+	return resp.CertificateOperation
+}
+
 func (v *certVault) get(t *testing.T, name, version string) azcertificates.Certificate {
 	t.Helper()
 	resp, err := v.c.GetCertificate(context.Background(), name, version, nil)
@@ -1018,8 +1028,8 @@ func TestCertsMerge(t *testing.T) {
 	if got := csr.Subject.String(); got != "CN=merged.example.com" || !slices.Equal(csr.DNSNames, []string{"merged.example.com"}) {
 		t.Errorf("CSR subject %q DNS %q, want CN=merged.example.com with the same DNS name", got, csr.DNSNames)
 	}
-	if got := v.wait(t, "merged"); sdkDeref(got.Status) == "inProgress" {
-		t.Fatalf("wait returned an operation in progress")
+	if got := v.operation(t, "merged"); sdkDeref(got.Status) != "inProgress" || !bytes.Equal(got.CSR, op.CSR) {
+		t.Fatalf("GET pending = status %q, want inProgress with the CSR of the create response", sdkDeref(got.Status))
 	}
 
 	t.Run("RawPending", func(t *testing.T) {
@@ -1056,7 +1066,7 @@ func TestCertsMerge(t *testing.T) {
 		sdkWantError(t, err, http.StatusBadRequest, "BadParameter")
 		_, err = v.c.MergeCertificate(ctx, "merged", azcertificates.MergeCertificateParameters{X509Certificates: [][]byte{[]byte("junk")}}, nil)
 		sdkWantError(t, err, http.StatusBadRequest, "BadParameter")
-		if got := v.wait(t, "merged"); sdkDeref(got.Status) != "inProgress" {
+		if got := v.operation(t, "merged"); sdkDeref(got.Status) != "inProgress" {
 			t.Errorf("status after failed merges = %q, want inProgress", sdkDeref(got.Status))
 		}
 	})
@@ -1161,7 +1171,7 @@ func TestCertsCancelOperation(t *testing.T) {
 		v.startPending(t, "cancel-body", "Unknown")
 		r := v.raw(t, http.MethodPatch, "/certificates/cancel-body/pending", `{"cancellation_requested": false}`)
 		checkAzureError(t, r, http.StatusBadRequest, "BadParameter", "")
-		if got := v.wait(t, "cancel-body"); sdkDeref(got.Status) != "inProgress" {
+		if got := v.operation(t, "cancel-body"); sdkDeref(got.Status) != "inProgress" {
 			t.Errorf("status after a refused cancel = %q, want inProgress", sdkDeref(got.Status))
 		}
 	})
@@ -2080,7 +2090,7 @@ func TestCertsIssuers(t *testing.T) {
 				sdkDeref(op.Status), sdkDeref(op.IssuerParameters.Name), len(op.CSR))
 		}
 		// No provider is contacted: the request waits for a merge.
-		if got := v.wait(t, "via-issuer"); sdkDeref(got.Status) != "inProgress" {
+		if got := v.operation(t, "via-issuer"); sdkDeref(got.Status) != "inProgress" {
 			t.Errorf("operation status = %q, want still inProgress", sdkDeref(got.Status))
 		}
 		_, err := v.c.GetCertificate(ctx, "via-issuer", "", nil)
@@ -2331,7 +2341,7 @@ func TestCertsAutoRenew(t *testing.T) {
 		}
 		// The test CA issued the leaf for 3 months: 50% is about 46 days.
 		kv.advance(t, 50*day)
-		op := v.wait(t, "csr-renew")
+		op := v.operation(t, "csr-renew")
 		if sdkDeref(op.Status) != "inProgress" || len(op.CSR) == 0 {
 			t.Fatalf("operation after the trigger = %q, want a new request in progress with a CSR", sdkDeref(op.Status))
 		}
@@ -2342,7 +2352,7 @@ func TestCertsAutoRenew(t *testing.T) {
 			t.Errorf("versions before the merge = %v, want only the merged one", got)
 		}
 		kv.advance(t, day)
-		if again := v.wait(t, "csr-renew"); !bytes.Equal(again.CSR, op.CSR) {
+		if again := v.operation(t, "csr-renew"); !bytes.Equal(again.CSR, op.CSR) {
 			t.Errorf("a second job run replaced the waiting request")
 		}
 	})

@@ -124,6 +124,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 	// Domain: the default vault exists from the first start on.
 	s.vaults = vault.NewService(s.store, s.keys)
 	s.vaults.Log = log
+	s.vaults.OnEvent = s.auditEvent
 	if cfg.TestClock {
 		s.clock = &testClock{}
 		s.vaults.Now = s.clock.Now
@@ -389,4 +390,14 @@ func hostOnly(host string) string {
 		return h
 	}
 	return strings.Trim(host, "[]")
+}
+
+// String keeps the client secret out of logs and formatted errors.
+func (c CredentialsJSON) String() string {
+	return fmt.Sprintf("CredentialsJSON{TenantID: %s, ClientID: %s, ClientSecret: REDACTED}", c.TenantID, c.ClientID)
+}
+
+// LogValue keeps the client secret out of structured logs.
+func (c CredentialsJSON) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("tenantId", c.TenantID), slog.String("clientId", c.ClientID), slog.String("clientSecret", "REDACTED"))
 }

@@ -621,10 +621,6 @@ func (s *Service) ImportCertificate(ctx context.Context, v *Vault, name, value, 
 	}
 	leaf := imp.Chain[0]
 	policy := certs.WithDefaults(policyFromCertificate(leaf, imp, p.Policy))
-	policy.Issuer.Name = certs.IssuerUnknown
-	if p.Policy != nil && p.Policy.Issuer != nil && p.Policy.Issuer.Name != "" {
-		policy.Issuer.Name = p.Policy.Issuer.Name
-	}
 	if err := certs.Validate(policy); err != nil {
 		return nil, certError(err)
 	}
@@ -675,11 +671,13 @@ func policyFromCertificate(leaf *x509.Certificate, imp *certs.Imported, given *c
 		sp.ContentType = p.SecretProps.ContentType
 	}
 	p.SecretProps = &sp
-	xp := certs.X509Props{Subject: leaf.Subject.String()}
+	// CertificateSubject, unlike pkix.Name.String, writes every attribute
+	// (e-mail, DC) in the form ParseSubject reads back.
+	xp := certs.X509Props{Subject: certs.CertificateSubject(leaf)}
 	if p.X509Props != nil {
 		xp = *p.X509Props
 		if xp.Subject == "" {
-			xp.Subject = leaf.Subject.String()
+			xp.Subject = certs.CertificateSubject(leaf)
 		}
 	}
 	if xp.ValidityMonths == 0 {
@@ -700,5 +698,17 @@ func policyFromCertificate(leaf *x509.Certificate, imp *certs.Imported, given *c
 		xp.Subject = "CN=" + leaf.SerialNumber.String()
 	}
 	p.X509Props = &xp
+
+	// Another CA issued the certificate, so the issuer is Unknown unless
+	// the caller names one. It is set before WithDefaults runs, so that the
+	// default lifetime action is EmailContacts: the vault cannot renew it.
+	ip := certs.IssuerParams{Name: certs.IssuerUnknown}
+	if p.Issuer != nil {
+		ip = *p.Issuer
+		if ip.Name == "" {
+			ip.Name = certs.IssuerUnknown
+		}
+	}
+	p.Issuer = &ip
 	return &p
 }

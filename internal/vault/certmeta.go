@@ -296,6 +296,7 @@ func (s *Service) renewIfDue(ctx context.Context, v *Vault, lname string, log *s
 			if err != nil {
 				return false, err
 			}
+			s.event("CertificateRenew", v.Name, "certificates/"+c.Name, "AutoRenew lifetime action; status "+op.Status)
 			log.Info("renewed certificate by its AutoRenew lifetime action", "vault", v.Name, "certificate", c.Name,
 				"oldVersion", c.Version, "status", op.Status, "newVersion", op.Target)
 			return true, nil
@@ -304,6 +305,7 @@ func (s *Service) renewIfDue(ctx context.Context, v *Vault, lname string, log *s
 				continue
 			}
 			// NOTE: no e-mail is sent: the notification is this log line.
+			s.event("CertificateNearExpiryEventGridNotification", v.Name, "certificates/"+c.Name+"/"+c.Version, "EmailContacts lifetime action; no e-mail is sent")
 			log.Info("certificate nears expiry (EmailContacts lifetime action); no e-mail is sent",
 				"vault", v.Name, "certificate", c.Name, "version", c.Version, "expires", leaf.NotAfter.UTC())
 			err := s.store.Update(ctx, func(tx storage.Tx) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"strings"
 
 	"github.com/keyvault/keyvault/internal/storage"
 )
@@ -68,6 +69,7 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 		}
 		if done {
 			purged++
+			s.event(strings.ToUpper(k.name[:1])+k.name[1:]+"Purge", vaultID, k.name+"s/"+lname, "purged when its retention period ended")
 			if k.name == keyKind.name {
 				s.keyMaterial.forget(vaultID, lname)
 			}

@@ -302,6 +302,7 @@ func (s *Service) runPolicy(ctx context.Context, v *Vault, lname string, p *Rota
 				return false, err
 			}
 			log.Info("rotated key by its rotation policy", "vault", v.Name, "key", k.Name, "oldVersion", obj.Version, "newVersion", k.Version)
+			s.event("KeyRotateIfDue", v.Name, "keys/"+k.Name+"/"+k.Version, "rotated by the key's rotation policy")
 			return true, nil
 		case ActionNotify:
 			if p.NotifiedVersion == obj.Version {
@@ -310,6 +311,7 @@ func (s *Service) runPolicy(ctx context.Context, v *Vault, lname string, p *Rota
 			// NOTE: nothing is sent anywhere: the notification is this log
 			// line (and an audit record once the audit log exists).
 			log.Info("key nears expiry (Notify action of its rotation policy)", "vault", v.Name, "key", obj.Name, "version", obj.Version, "expires", *d.Expires)
+			s.event("KeyNearExpiryEventGridNotification", v.Name, "keys/"+obj.Name+"/"+obj.Version, "Notify action of the rotation policy; nothing is sent")
 			if err := s.markNotified(ctx, v, lname, obj.Version); err != nil {
 				return false, err
 			}

@@ -3,6 +3,8 @@ package vault
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"unicode/utf16"
 )
 
@@ -320,4 +322,14 @@ func (s *Service) RestoreSecret(ctx context.Context, v *Vault, blob []byte) (*Se
 	}
 	latest.Value = ""
 	return latest.secret(b.Name, b.Latest), nil
+}
+
+// String keeps the value out of logs and formatted errors.
+func (s Secret) String() string {
+	return fmt.Sprintf("Secret{Name: %s, Version: %s, Value: REDACTED}", s.Name, s.Version)
+}
+
+// LogValue keeps the value out of structured logs.
+func (s Secret) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", s.Name), slog.String("version", s.Version), slog.String("value", "REDACTED"))
 }

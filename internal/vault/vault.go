@@ -126,6 +126,12 @@ type Service struct {
 	// Log receives the domain's own events, such as notifications that
 	// have no receiver. It discards them unless set.
 	Log *slog.Logger
+
+	// OnEvent, if set, is told of what the time-driven jobs do on their
+	// own (rotations, renewals, notifications, purges), so the server can
+	// audit them. operation is an audit operation name; object is the
+	// object's path in its vault, such as "keys/k1".
+	OnEvent func(operation, vault, object, details string)
 }
 
 // NewService returns a Service that keeps its data in store, sealed by keys.
@@ -207,4 +213,11 @@ func (s *Service) EnsureVault(ctx context.Context, v Vault) (*Vault, error) {
 	}
 	s.vaults.Store(stored.ID(), &stored)
 	return &stored, nil
+}
+
+// event reports a job's action to OnEvent, if set.
+func (s *Service) event(operation, vault, object, details string) {
+	if s.OnEvent != nil {
+		s.OnEvent(operation, vault, object, details)
+	}
 }
