@@ -77,7 +77,7 @@ func chainHash(r *Record) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// checkpointMessage is what a checkpoint's Ed25519 signature covers.
+// checkpointMessage returns the bytes a checkpoint's Ed25519 signature covers.
 func checkpointMessage(seq uint64, hash string) []byte {
 	raw, _ := json.Marshal(struct {
 		Domain string `json:"domain"`

@@ -15,7 +15,7 @@ type Request struct {
 	Record   Record
 	Start    time.Time
 	Write    bool // the request may change the store
-	Success  int  // the status a successful request answers with
+	Success  int  // the status of a successful response
 	appended bool
 	written  Record // the record as appended inside the transaction
 }
@@ -33,8 +33,8 @@ func FromContext(ctx context.Context) *Request {
 	return req
 }
 
-// SetSuccessStatus records the status a successful request will answer
-// with, where the route alone does not tell (201 for a created vault).
+// SetSuccessStatus records the status of the request's success response,
+// where the route alone does not determine it (201 for a created vault).
 func SetSuccessStatus(ctx context.Context, status int) {
 	if req := FromContext(ctx); req != nil {
 		req.mu.Lock()

@@ -6,7 +6,7 @@ import (
 )
 
 // OperationName returns the audit operation name of a management request
-// and the status it answers with on success. Vault operations use Azure's
+// and the status of its success response. Vault operations use Azure's
 // names (VaultPut, VaultGet, ...); the rest are named in the same style.
 func OperationName(method, path string) (string, int) {
 	p := strings.ToLower(strings.Trim(path, "/"))

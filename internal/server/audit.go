@@ -33,8 +33,8 @@ const (
 	keyAuditSigning  = "audit-signing-key" // sealed Ed25519 seed
 )
 
-// newAuditRequest starts the audit record of a request with what the
-// request itself tells: caller address, correlation id, client and URI.
+// newAuditRequest starts the audit record of a request with the fields the
+// request itself carries: caller address, correlation id, client and URI.
 func (s *Server) newAuditRequest(r *http.Request, start time.Time) *audit.Request {
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -99,7 +99,7 @@ func errorMessage(body []byte) string {
 }
 
 // bufferedWriter holds a response until its audit record is written, so
-// that a request the audit log cannot record is answered with 503 instead.
+// that a request the audit log cannot record gets 503 instead.
 type bufferedWriter struct {
 	header http.Header
 	status int
@@ -135,7 +135,7 @@ func (w *bufferedWriter) flushTo(rw http.ResponseWriter) {
 }
 
 // auditedStore makes the first write transaction of each request append the
-// request's audit record before it commits; the store's before-commit hook
+// request's audit record before it commits. The store's before-commit hook
 // then syncs the audit file, so no write is applied without its record.
 type auditedStore struct {
 	storage.Store

@@ -80,7 +80,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	s.log.Info("request", attrs...)
 }
 
-// routeInfo is what routing learned, for the access log.
+// routeInfo holds the vault and caller that routing found, for the access log.
 type routeInfo struct {
 	vault  string
 	caller *identity.Caller
@@ -98,7 +98,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, rec *audit.Reques
 	case identity.Match(r.URL.Path):
 		rec.Record.OperationName = "Authentication"
 		// Tokens name the host they were issued on, and only hosts this
-		// server answers to are accepted as issuers, so refuse the rest here.
+		// server serves are accepted as issuers, so refuse the rest here.
 		if !s.hostAllowed(r.Host) {
 			api.WriteErrorDetail(w, http.StatusNotFound, api.ErrorDetail{Code: "NotFound",
 				Message: "The host " + r.Host + " is not served here: use localhost or a host under " + s.cfg.DNSSuffix + "."})

@@ -8,9 +8,8 @@ import (
 
 // Throttling limits per vault and 10-second window, from Azure Key Vault's
 // published service limits (learn.microsoft.com, "Azure Key Vault service
-// limits"): 300 secret creations and 4,000 other secret and vault
-// transactions; for software keys 20 creations and 4,000 other operations
-// (RSA-2048 and EC weights).
+// limits"). Secrets allow 300 creations and 4,000 other transactions. Software
+// keys allow 20 creations and 4,000 other operations (RSA-2048 and EC weights).
 // NOTE: Azure weighs RSA-3072 and RSA-4096 operations more (1,000 and 500
 // per 10 s); this throttle counts every key operation alike.
 const (
@@ -51,7 +50,7 @@ func (t *throttle) class(operation string) (string, int) {
 }
 
 // allow counts a request of operation on vault and reports whether it is
-// within the limit; if not, wait is how long until the window ends.
+// within the limit. When it is not, wait is the time until the window ends.
 func (t *throttle) allow(vaultID, operation string, now time.Time) (wait time.Duration, ok bool) {
 	class, limit := t.class(operation)
 	limit = max(1, int(float64(limit)*t.scale))

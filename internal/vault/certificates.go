@@ -206,9 +206,9 @@ func (s *Service) storedPolicy(ctx context.Context, v *Vault, lname string) (*ce
 	return &p, nil
 }
 
-// CreateCertificate starts issuing a new version of the certificate name:
-// a Self-issued certificate is signed at once and the returned operation is
-// completed; any other issuer leaves the operation in progress with a CSR
+// CreateCertificate starts issuing a new version of the certificate name. A
+// Self-issued certificate is signed at once and the returned operation is
+// completed. Any other issuer leaves the operation in progress with a CSR
 // until MergeCertificate. Without a policy the stored one is used.
 func (s *Service) CreateCertificate(ctx context.Context, v *Vault, name string, p CertificateParams) (*PendingOperation, error) {
 	if err := ValidateObjectName(name); err != nil {
