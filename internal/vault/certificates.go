@@ -261,9 +261,10 @@ func (s *Service) CreateCertificate(ctx context.Context, v *Vault, name string, 
 	}
 	if !strings.EqualFold(issuer, certs.IssuerUnknown) {
 		// NOTE: third-party issuers are never contacted: the request waits
-		// for a merge, as with Unknown, and is only logged.
+		// for a merge, as with Unknown, and is only logged and audited.
 		s.Log.Info("certificate request for a third-party issuer waits for a merge; no provider is contacted",
 			"vault", v.Name, "certificate", name, "issuer", issuer)
+		s.event("CertificateEnroll", v.Name, "certificates/"+name, "issuer "+issuer+" was not contacted; the request waits for a merge")
 	}
 	return op.public(name), nil
 }
