@@ -276,6 +276,12 @@ func (h *Handler) updateCertificate(w http.ResponseWriter, r *http.Request, req 
 		u.SetTags, u.Tags = true, *body.Tags
 	}
 	if body.Policy != nil {
+		// Check that the version exists first, so that a request that ends
+		// in 404 leaves the policy unchanged.
+		if _, err := h.Vaults.GetCertificate(r.Context(), req.Vault, name, version); err != nil {
+			WriteError(w, r, err)
+			return
+		}
 		if _, err := h.Vaults.UpdateCertificatePolicy(r.Context(), req.Vault, name, body.Policy); err != nil {
 			WriteError(w, r, err)
 			return

@@ -92,18 +92,21 @@ func toIssuerJSON(r *http.Request, is *vault.Issuer) issuerJSON {
 	return out
 }
 
-func fromIssuerJSON(in *issuerJSON) vault.Issuer {
-	is := vault.Issuer{Provider: in.Provider, Enabled: true}
+// fromIssuerJSON returns the issuer of a request body and its enabled
+// attribute, nil when the body leaves it out.
+func fromIssuerJSON(in *issuerJSON) (vault.Issuer, *bool) {
+	is := vault.Issuer{Provider: in.Provider}
 	if in.Credentials != nil {
 		is.AccountID, is.Password = in.Credentials.AccountID, in.Credentials.Password
 	}
 	if in.OrgDetails != nil {
 		is.OrgID, is.Admins = in.OrgDetails.ID, in.OrgDetails.AdminDetails
 	}
-	if in.Attributes != nil && in.Attributes.Enabled != nil {
-		is.Enabled = *in.Attributes.Enabled
+	var enabled *bool
+	if in.Attributes != nil {
+		enabled = in.Attributes.Enabled
 	}
-	return is
+	return is, enabled
 }
 
 // routeIssuers serves /certificates/issuers[/{name}].
@@ -157,8 +160,8 @@ func (h *Handler) routeIssuers(w http.ResponseWriter, r *http.Request, req *Requ
 			WriteError(w, r, err)
 			return
 		}
-		in := fromIssuerJSON(&body)
-		is, err = h.Vaults.SetCertificateIssuer(r.Context(), req.Vault, name, in, r.Method == http.MethodPatch)
+		in, enabled := fromIssuerJSON(&body)
+		is, err = h.Vaults.SetCertificateIssuer(r.Context(), req.Vault, name, in, enabled, r.Method == http.MethodPatch)
 	case http.MethodDelete:
 		if !h.allow(w, r, req, authz.CertDeleteIssuers, "") {
 			return

@@ -93,8 +93,8 @@ func p384Key(tb testing.TB) *ecdsa.PrivateKey {
 	return testKeys.p384
 }
 
-// issue signs a certificate for pub with the given subject. A nil parent
-// makes it self-signed by signer; isCA makes it a CA certificate.
+// issue signs a certificate for pub with the common name cn. A nil parent
+// makes it self-signed by signer, and isCA makes it a CA certificate.
 func issue(tb testing.TB, cn string, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer, isCA bool) *x509.Certificate {
 	tb.Helper()
 	tmpl := &x509.Certificate{
@@ -603,6 +603,14 @@ func TestTemplateErrors(t *testing.T) {
 		{name: "UPN", x509: X509Props{SANs: &SANs{UPNs: []string{"jane@contoso.com"}}}},
 		{name: "BadIP", x509: X509Props{SANs: &SANs{IPAddresses: []string{"300.1.1.1"}}}},
 		{name: "URIWithoutScheme", x509: X509Props{SANs: &SANs{URIs: []string{"example.com/path"}}}},
+		{name: "URINonASCIIHost", x509: X509Props{SANs: &SANs{URIs: []string{"https://bücher.example/"}}}},
+		{name: "URIEscapedNonASCIIHost", x509: X509Props{SANs: &SANs{URIs: []string{"https://b%C3%BCcher.example/"}}}},
+		{name: "DNSNonASCII", x509: X509Props{SANs: &SANs{DNSNames: []string{"bücher.example"}}}},
+		{name: "DNSEmpty", x509: X509Props{SANs: &SANs{DNSNames: []string{""}}}},
+		{name: "DNSWithSpace", x509: X509Props{SANs: &SANs{DNSNames: []string{"a b.example"}}}},
+		{name: "EmailNonASCII", x509: X509Props{SANs: &SANs{Emails: []string{"jané@example.com"}}}},
+		{name: "EmailWithoutAt", x509: X509Props{SANs: &SANs{Emails: []string{"jane.example.com"}}}},
+		{name: "EmailTwoAts", x509: X509Props{SANs: &SANs{Emails: []string{"a@b@example.com"}}}},
 		{name: "BadEKU", x509: X509Props{Subject: "CN=x", EKUs: []string{"1.3.6.x"}}},
 		{name: "BadSubject", x509: X509Props{Subject: "CN"}},
 	}
@@ -611,8 +619,22 @@ func TestTemplateErrors(t *testing.T) {
 			p := WithDefaults(&Policy{X509Props: &tt.x509})
 			_, err := Template(p, time.Now())
 			wantError(t, err, "BadParameter")
+			// Validate rejects the same policies, so that no stored
+			// policy fails only later, at renewal.
+			wantError(t, Validate(p), "BadParameter")
 		})
 	}
+}
+
+// crypto/x509 writes a URI whose host ends with a dot but refuses to parse
+// it back, so SelfSign and CSR must reject the policy rather than return a
+// certificate that no later read can parse.
+func TestSelfSignUnreadableName(t *testing.T) {
+	p := WithDefaults(&Policy{X509Props: &X509Props{Subject: "CN=x", SANs: &SANs{URIs: []string{"https://example./"}}}})
+	_, err := SelfSign(p, p256Key(t), time.Now())
+	wantError(t, err, "BadParameter")
+	_, err = CSR(p, p256Key(t))
+	wantError(t, err, "BadParameter")
 }
 
 func TestCSR(t *testing.T) {

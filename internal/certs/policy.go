@@ -6,6 +6,7 @@
 package certs
 
 import (
+	"crypto/x509"
 	"fmt"
 	"slices"
 	"strings"
@@ -243,6 +244,9 @@ func Validate(p *Policy) error {
 		if _, err := ParseSubject(xp.Subject); err != nil {
 			return err
 		}
+	}
+	if err := applySANs(&x509.Certificate{}, xp.SANs); err != nil {
+		return err
 	}
 	for _, a := range p.LifetimeActions {
 		t := a.Trigger

@@ -54,6 +54,7 @@ func ParseSubject(s string) (pkix.Name, error) {
 	if len(attrs) == 0 {
 		return pkix.Name{}, bad("The subject '%s' is empty.", s)
 	}
+
 	rdns := make(pkix.RDNSequence, 0, len(attrs))
 	for i := len(attrs) - 1; i >= 0; i-- {
 		a := attrs[i]
@@ -63,6 +64,7 @@ func ParseSubject(s string) (pkix.Name, error) {
 		}
 		rdns = append(rdns, pkix.RelativeDistinguishedNameSET{{Type: oid, Value: a.value}})
 	}
+
 	var name pkix.Name
 	name.FillFromRDNSequence(&rdns)
 	// ExtraNames holds every attribute in DER order, including ones that
@@ -182,10 +184,10 @@ func subjectAttributeType(key string) (asn1.ObjectIdentifier, bool) {
 }
 
 // FormatSubject writes an RDN sequence (DER order) in the text form that
-// ParseSubject reads: RFC 4514 order, the attribute names of subjectNames or
-// dotted object identifiers, and backslashes before separators, quotes,
-// backslashes and white space at either end of a value. The attributes of a
-// multi-valued RDN become separate attributes.
+// ParseSubject reads, in RFC 4514 order. Attribute types are the names of
+// subjectNames or dotted object identifiers. A backslash escapes separators,
+// quotes, backslashes and white space at either end of a value. The
+// attributes of a multi-valued RDN become separate attributes.
 func FormatSubject(rdns pkix.RDNSequence) string {
 	var parts []string
 	for i := len(rdns) - 1; i >= 0; i-- {
@@ -260,19 +262,32 @@ var keyUsageBits = map[string]x509.KeyUsage{
 // upnOID is the otherName type of a user principal name (Microsoft).
 var upnOID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 20, 2, 3}
 
-// applySANs adds the policy's subject alternative names to tmpl. User
-// principal names need an otherName entry, which crypto/x509 cannot write,
-// so they are refused.
+// applySANs adds the policy's subject alternative names to tmpl. DNS names,
+// e-mail addresses and URIs are IA5Strings (RFC 5280, section 4.2.1.6), so
+// they must be ASCII: internationalized names go in their punycode form.
+// User principal names need an otherName entry, which crypto/x509 cannot
+// write, so they are rejected.
 func applySANs(tmpl *x509.Certificate, sans *SANs) error {
 	if sans == nil {
 		return nil
+	}
+	for _, name := range sans.DNSNames {
+		if !isVisibleASCII(name) {
+			return bad("The subject alternative name DNS name '%s' is invalid: use ASCII without spaces, and the punycode (xn--) form of internationalized names.", name)
+		}
+	}
+	for _, email := range sans.Emails {
+		local, domain, ok := strings.Cut(email, "@")
+		if !isVisibleASCII(email) || !ok || local == "" || domain == "" || strings.Contains(domain, "@") {
+			return bad("The subject alternative name e-mail address '%s' is invalid: use an ASCII address such as name@example.com.", email)
+		}
 	}
 	tmpl.DNSNames = sans.DNSNames
 	tmpl.EmailAddresses = sans.Emails
 	for _, u := range sans.URIs {
 		parsed, err := url.Parse(u)
-		if err != nil || parsed.Scheme == "" {
-			return bad("The subject alternative name URI '%s' is invalid.", u)
+		if err != nil || parsed.Scheme == "" || !isVisibleASCII(u) || parsed.Host != "" && !isVisibleASCII(parsed.Host) {
+			return bad("The subject alternative name URI '%s' is invalid: use an absolute ASCII URI such as https://example.com/path.", u)
 		}
 		tmpl.URIs = append(tmpl.URIs, parsed)
 	}
@@ -289,6 +304,17 @@ func applySANs(tmpl *x509.Certificate, sans *SANs) error {
 		return bad("Subject alternative names of type upns are not supported by this server.")
 	}
 	return nil
+}
+
+// isVisibleASCII reports whether s is not empty and has only visible ASCII
+// characters (0x21 to 0x7e).
+func isVisibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Template builds the certificate a policy describes, valid from now.
@@ -330,7 +356,17 @@ func SelfSign(p *Policy, signer crypto.Signer, now time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
+	if err != nil {
+		return nil, err
+	}
+	// crypto/x509 writes some names that it refuses to read back, such as
+	// a URI whose host ends with a dot. Every read of the stored
+	// certificate would then fail, so reject the policy instead.
+	if _, err := x509.ParseCertificate(der); err != nil {
+		return nil, bad("The policy describes a certificate that cannot be read back: %v.", err)
+	}
+	return der, nil
 }
 
 // CSR makes the PKCS #10 certificate signing request of a policy.
@@ -343,7 +379,14 @@ func CSR(p *Policy, signer crypto.Signer) ([]byte, error) {
 		Subject: tmpl.Subject, DNSNames: tmpl.DNSNames, EmailAddresses: tmpl.EmailAddresses,
 		IPAddresses: tmpl.IPAddresses, URIs: tmpl.URIs,
 	}
-	return x509.CreateCertificateRequest(rand.Reader, req, signer)
+	der, err := x509.CreateCertificateRequest(rand.Reader, req, signer)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := x509.ParseCertificateRequest(der); err != nil {
+		return nil, bad("The policy describes a certificate request that cannot be read back: %v.", err)
+	}
+	return der, nil
 }
 
 // Thumbprint returns the SHA-1 digest of a DER certificate, which Key Vault

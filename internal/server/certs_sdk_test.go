@@ -682,14 +682,21 @@ func TestCertsCreateKeyTypes(t *testing.T) {
 			`{"policy":{"secret_props":{"contentType":"text/plain"},"x509_props":{"subject":"CN=x"}}}`,
 			`{"policy":{"x509_props":{"subject":"CN=x"},"lifetime_actions":[{"trigger":{"lifetime_percentage":100},"action":{"action_type":"AutoRenew"}}]}}`,
 			`{"policy":{"x509_props":{"subject":"CN=x","sans":{"upns":["a@contoso.com"]}}}}`,
+			`{"policy":{"x509_props":{"subject":"CN=x","sans":{"dns_names":["bücher.example"]}}}}`,
+			`{"policy":{"x509_props":{"subject":"CN=x","sans":{"emails":["jané@example.com"]}}}}`,
+			`{"policy":{"x509_props":{"subject":"CN=x","sans":{"uris":["https://bücher.example/"]}}}}`,
+			`{"policy":{"x509_props":{"subject":"CN=x","sans":{"uris":["https://example./"]}}}}`,
+			`{"policy":{"issuer":{"name":"Unknown"},"x509_props":{"subject":"CN=x","sans":{"uris":["https://example./"]}}}}`,
 			`{}`,
 		} {
 			r := v.raw(t, http.MethodPost, "/certificates/invalid/create", body)
 			checkAzureError(t, r, http.StatusBadRequest, "BadParameter", "")
 		}
-		r := v.raw(t, http.MethodPost, "/certificates/invalid/create",
-			`{"policy":{"key_props":{"kty":"EC","crv":"P-224"},"x509_props":{"subject":"CN=x"}}}`)
-		checkAzureError(t, r, http.StatusBadRequest, "KeyCurveNotSupported", "")
+		for _, crv := range []string{"P-224", "P-256K"} {
+			r := v.raw(t, http.MethodPost, "/certificates/invalid/create",
+				`{"policy":{"key_props":{"kty":"EC","crv":"`+crv+`"},"x509_props":{"subject":"CN=x"}}}`)
+			checkAzureError(t, r, http.StatusBadRequest, "KeyCurveNotSupported", "")
+		}
 		if _, err := v.c.GetCertificate(ctx, "invalid", "", nil); err == nil {
 			t.Errorf("GetCertificate after failed creates succeeded, want 404")
 		}
@@ -1673,6 +1680,50 @@ func TestCertsPolicy(t *testing.T) {
 	}
 	check(t, got.CertificatePolicy)
 
+	t.Run("BundleShowsCurrentPolicy", func(t *testing.T) {
+		cert := v.get(t, "policy", "")
+		check(t, *cert.Policy)
+		if got := string(*cert.Policy.ID); got != v.base+"/certificates/policy/policy" {
+			t.Errorf("bundle policy id = %q, want %s/certificates/policy/policy", got, v.base)
+		}
+	})
+
+	t.Run("UpdateWithPolicy", func(t *testing.T) {
+		version := v.get(t, "policy", "").ID.Version()
+		resp, err := v.c.UpdateCertificate(ctx, "policy", version, azcertificates.UpdateCertificateParameters{
+			CertificatePolicy: &azcertificates.CertificatePolicy{
+				X509CertificateProperties: &azcertificates.X509CertificateProperties{ValidityInMonths: to.Ptr(int32(24))},
+				SecretProperties:          &azcertificates.SecretProperties{ContentType: to.Ptr("application/x-pem-file")},
+			},
+		}, nil)
+		if err != nil {
+			t.Fatalf("UpdateCertificate with a policy: %v", err)
+		}
+		if got := sdkDeref(resp.Policy.SecretProperties.ContentType); got != "application/x-pem-file" {
+			t.Errorf("updated bundle policy contentType = %q, want application/x-pem-file", got)
+		}
+		check(t, *resp.Policy)
+
+		// A request for a missing version fails before it changes the policy.
+		_, err = v.c.UpdateCertificate(ctx, "policy", "0123456789abcdef0123456789abcdef", azcertificates.UpdateCertificateParameters{
+			CertificatePolicy: &azcertificates.CertificatePolicy{
+				X509CertificateProperties: &azcertificates.X509CertificateProperties{ValidityInMonths: to.Ptr(int32(3))},
+			},
+		}, nil)
+		sdkWantError(t, err, http.StatusNotFound, "CertificateNotFound")
+		got, err := v.c.GetCertificatePolicy(ctx, "policy", nil)
+		if err != nil {
+			t.Fatalf("GetCertificatePolicy: %v", err)
+		}
+		check(t, got.CertificatePolicy)
+
+		if _, err := v.c.UpdateCertificatePolicy(ctx, "policy", azcertificates.CertificatePolicy{
+			SecretProperties: &azcertificates.SecretProperties{ContentType: to.Ptr("application/x-pkcs12")},
+		}, nil); err != nil {
+			t.Fatalf("UpdateCertificatePolicy: %v", err)
+		}
+	})
+
 	t.Run("NewVersionFollows", func(t *testing.T) {
 		leaf := certParse(t, v.create(t, "policy", nil).CER)
 		if d := leaf.NotAfter.Sub(leaf.NotBefore); d < 730*24*time.Hour || d > 732*24*time.Hour {
@@ -1723,6 +1774,40 @@ func TestCertsPolicy(t *testing.T) {
 		_, err = v.c.UpdateCertificatePolicy(ctx, "no-such-cert", azcertificates.CertificatePolicy{}, nil)
 		sdkWantError(t, err, http.StatusNotFound, "CertificateNotFound")
 	})
+}
+
+// deletedKeyNames lists the names of the vault's soft-deleted keys.
+func (v *certVault) deletedKeyNames(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	pager := v.keys.NewListDeletedKeyPropertiesPager(nil)
+	for pager.More() {
+		page, err := pager.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("list deleted keys: %v", err)
+		}
+		for _, item := range page.Value {
+			names = append(names, item.KID.Name())
+		}
+	}
+	return names
+}
+
+// deletedSecretNames lists the names of the vault's soft-deleted secrets.
+func (v *certVault) deletedSecretNames(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	pager := v.secrets.NewListDeletedSecretPropertiesPager(nil)
+	for pager.More() {
+		page, err := pager.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("list deleted secrets: %v", err)
+		}
+		for _, item := range page.Value {
+			names = append(names, item.ID.Name())
+		}
+	}
+	return names
 }
 
 func TestCertsDeleteRecoverPurge(t *testing.T) {
@@ -1786,6 +1871,12 @@ func TestCertsDeleteRecoverPurge(t *testing.T) {
 		if _, err := v.secrets.GetDeletedSecret(ctx, "doomed", nil); err != nil {
 			t.Errorf("GetDeletedSecret: %v, want the managed secret in the deleted secrets", err)
 		}
+		if got := v.deletedKeyNames(t); !slices.Equal(got, []string{"doomed"}) {
+			t.Errorf("deleted keys = %v, want [doomed]", got)
+		}
+		if got := v.deletedSecretNames(t); !slices.Equal(got, []string{"doomed"}) {
+			t.Errorf("deleted secrets = %v, want [doomed]", got)
+		}
 	})
 
 	t.Run("NameHeld", func(t *testing.T) {
@@ -1844,6 +1935,12 @@ func TestCertsDeleteRecoverPurge(t *testing.T) {
 		sdkWantError(t, err, http.StatusNotFound, "SecretNotFound")
 		_, err = v.c.PurgeDeletedCertificate(ctx, "doomed", nil)
 		sdkWantError(t, err, http.StatusNotFound, "CertificateNotFound")
+		if got := v.deletedKeyNames(t); len(got) != 0 {
+			t.Errorf("deleted keys after purge = %v, want none", got)
+		}
+		if got := v.deletedSecretNames(t); len(got) != 0 {
+			t.Errorf("deleted secrets after purge = %v, want none", got)
+		}
 
 		// The name is free again, and the old policy is gone with it.
 		_, err = v.c.CreateCertificate(ctx, "doomed", azcertificates.CreateCertificateParameters{}, nil)
@@ -2356,4 +2453,36 @@ func TestCertsAutoRenew(t *testing.T) {
 			t.Errorf("a second job run replaced the waiting request")
 		}
 	})
+}
+
+func TestCertsPurgedAfterRetention(t *testing.T) {
+	const day = 24 * time.Hour
+	kv, _ := startSDKKeyClockVault(t)
+	v := newCertVault(t, kv.in)
+	ctx := context.Background()
+	v.create(t, "expired", certSelfPolicy("CN=expired"))
+	if _, err := v.c.DeleteCertificate(ctx, "expired", nil); err != nil {
+		t.Fatalf("DeleteCertificate: %v", err)
+	}
+
+	// The default vault keeps deleted objects for 90 days.
+	kv.advance(t, 89*day)
+	if _, err := v.c.GetDeletedCertificate(ctx, "expired", nil); err != nil {
+		t.Fatalf("GetDeletedCertificate after 89 days: %v", err)
+	}
+	kv.advance(t, 2*day)
+	_, err := v.c.GetDeletedCertificate(ctx, "expired", nil)
+	sdkWantError(t, err, http.StatusNotFound, "CertificateNotFound")
+	if got := v.deletedKeyNames(t); len(got) != 0 {
+		t.Errorf("deleted keys after the retention period = %v, want none", got)
+	}
+	if got := v.deletedSecretNames(t); len(got) != 0 {
+		t.Errorf("deleted secrets after the retention period = %v, want none", got)
+	}
+	_, err = v.c.GetCertificatePolicy(ctx, "expired", nil)
+	sdkWantError(t, err, http.StatusNotFound, "CertificateNotFound")
+	again := v.create(t, "expired", certSelfPolicy("CN=again"))
+	if got := v.keyVersions(t, "expired"); !slices.Equal(got, []string{again.ID.Version()}) {
+		t.Errorf("key versions of the new certificate = %v, want only %s", got, again.ID.Version())
+	}
 }

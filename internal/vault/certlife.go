@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyvault/keyvault/internal/certs"
+	"github.com/keyvault/keyvault/internal/keys"
 	"github.com/keyvault/keyvault/internal/storage"
 )
 
@@ -17,7 +18,25 @@ func (s *Service) GetCertificate(ctx context.Context, v *Vault, name, version st
 	if err != nil {
 		return nil, err
 	}
-	return decodeCertificate(obj)
+	c, err := decodeCertificate(obj)
+	if err != nil {
+		return nil, err
+	}
+	return s.withCurrentPolicy(ctx, v, c)
+}
+
+// withCurrentPolicy replaces the policy that a version was issued under with
+// the certificate's current policy, which a certificate bundle shows: a
+// policy update applies to every version, not only to later ones.
+func (s *Service) withCurrentPolicy(ctx context.Context, v *Vault, c *Certificate) (*Certificate, error) {
+	p, err := s.storedPolicy(ctx, v, lower(c.Name))
+	if err != nil {
+		return nil, err
+	}
+	if p != nil {
+		c.Policy = p
+	}
+	return c, nil
 }
 
 // CertificateUpdate lists the changes UpdateCertificate applies.
@@ -82,7 +101,11 @@ func (s *Service) UpdateCertificate(ctx context.Context, v *Vault, name, version
 		d.Updated = now
 		return json.Marshal(&d)
 	})
-	return decodeCertificate(obj)
+	c, err := decodeCertificate(obj)
+	if err != nil {
+		return nil, err
+	}
+	return s.withCurrentPolicy(ctx, v, c)
 }
 
 func decodeCertificates(objs []*object) ([]*Certificate, error) {
@@ -149,7 +172,7 @@ func (s *Service) DeleteCertificate(ctx context.Context, v *Vault, name string) 
 	if err != nil {
 		return nil, err
 	}
-	return decodeDeletedCertificate(d)
+	return s.decodeDeletedWithPolicy(ctx, v, d)
 }
 
 func decodeDeletedCertificate(d *deletedObject) (*DeletedCertificate, error) {
@@ -166,7 +189,20 @@ func (s *Service) GetDeletedCertificate(ctx context.Context, v *Vault, name stri
 	if err != nil {
 		return nil, err
 	}
-	return decodeDeletedCertificate(d)
+	return s.decodeDeletedWithPolicy(ctx, v, d)
+}
+
+// decodeDeletedWithPolicy decodes a deleted certificate with its current
+// policy, which stays stored until the certificate is purged.
+func (s *Service) decodeDeletedWithPolicy(ctx context.Context, v *Vault, d *deletedObject) (*DeletedCertificate, error) {
+	dc, err := decodeDeletedCertificate(d)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.withCurrentPolicy(ctx, v, &dc.Certificate); err != nil {
+		return nil, err
+	}
+	return dc, nil
 }
 
 // ListDeletedCertificates returns up to max soft-deleted certificates.
@@ -277,33 +313,16 @@ func (s *Service) GetCertificatePolicy(ctx context.Context, v *Vault, name strin
 	return p, nil
 }
 
-// UpdateCertificatePolicy merges the given policy fields into the current
-// policy of the certificate name; new versions follow it.
+// UpdateCertificatePolicy merges the given policy members into the current
+// policy of the certificate name, which new versions follow. A member left
+// out of in, at any depth, keeps its current value, as a PATCH does.
 func (s *Service) UpdateCertificatePolicy(ctx context.Context, v *Vault, name string, in *certs.Policy) (*certs.Policy, error) {
 	cur, err := s.GetCertificatePolicy(ctx, v, name)
 	if err != nil {
 		return nil, err
 	}
-	merged := *cur
-	if in.KeyProps != nil {
-		merged.KeyProps = in.KeyProps
-	}
-	if in.SecretProps != nil {
-		merged.SecretProps = in.SecretProps
-	}
-	if in.X509Props != nil {
-		merged.X509Props = in.X509Props
-	}
-	if in.LifetimeActions != nil {
-		merged.LifetimeActions = in.LifetimeActions
-	}
-	if in.Issuer != nil {
-		merged.Issuer = in.Issuer
-	}
-	if in.Attributes != nil && in.Attributes.Enabled != nil {
-		merged.Attributes = &certs.PolicyAttrs{Enabled: in.Attributes.Enabled}
-	}
-	full, err := s.certPolicyFor(v, &merged)
+	merged := mergePolicy(cur, in)
+	full, err := s.certPolicyFor(v, merged)
 	if err != nil {
 		return nil, err
 	}
@@ -312,6 +331,85 @@ func (s *Service) UpdateCertificatePolicy(ctx context.Context, v *Vault, name st
 		return putPolicy(tx, v, lower(name), full, now)
 	})
 	return full, err
+}
+
+// mergePolicy returns a copy of cur with the members that in sets.
+func mergePolicy(cur, in *certs.Policy) *certs.Policy {
+	merged := *cur
+	if n := in.KeyProps; n != nil {
+		kp := certs.KeyProps{}
+		if cur.KeyProps != nil {
+			kp = *cur.KeyProps
+		}
+		if n.Kty != "" && keys.Family(n.Kty) != keys.Family(kp.Kty) {
+			// Another key type takes its own size or curve, or the default.
+			kp.KeySize, kp.Curve = 0, ""
+		}
+		if n.Kty != "" {
+			kp.Kty = n.Kty
+		}
+		if n.KeySize != 0 {
+			kp.KeySize = n.KeySize
+		}
+		if n.Curve != "" {
+			kp.Curve = n.Curve
+		}
+		if n.Exportable != nil {
+			kp.Exportable = n.Exportable
+		}
+		if n.ReuseKey != nil {
+			kp.ReuseKey = n.ReuseKey
+		}
+		merged.KeyProps = &kp
+	}
+	if in.SecretProps != nil && in.SecretProps.ContentType != "" {
+		merged.SecretProps = &certs.SecretProps{ContentType: in.SecretProps.ContentType}
+	}
+	if n := in.X509Props; n != nil {
+		xp := certs.X509Props{}
+		if cur.X509Props != nil {
+			xp = *cur.X509Props
+		}
+		if n.Subject != "" {
+			xp.Subject = n.Subject
+		}
+		if n.EKUs != nil {
+			xp.EKUs = n.EKUs
+		}
+		if n.SANs != nil {
+			xp.SANs = n.SANs
+		}
+		if n.KeyUsage != nil {
+			xp.KeyUsage = n.KeyUsage
+		}
+		if n.ValidityMonths != 0 {
+			xp.ValidityMonths = n.ValidityMonths
+		}
+		merged.X509Props = &xp
+	}
+	if in.LifetimeActions != nil {
+		merged.LifetimeActions = in.LifetimeActions
+	}
+	if n := in.Issuer; n != nil {
+		ip := certs.IssuerParams{}
+		if cur.Issuer != nil {
+			ip = *cur.Issuer
+		}
+		if n.Name != "" {
+			ip.Name = n.Name
+		}
+		if n.CertificateType != "" {
+			ip.CertificateType = n.CertificateType
+		}
+		if n.CertTransparency != nil {
+			ip.CertTransparency = n.CertTransparency
+		}
+		merged.Issuer = &ip
+	}
+	if in.Attributes != nil && in.Attributes.Enabled != nil {
+		merged.Attributes = &certs.PolicyAttrs{Enabled: in.Attributes.Enabled}
+	}
+	return &merged
 }
 
 // BackupCertificate returns a blob with every version of the certificate
@@ -426,5 +524,5 @@ func (s *Service) RestoreCertificate(ctx context.Context, v *Vault, blob []byte)
 	if err != nil {
 		return nil, err
 	}
-	return latest, nil
+	return s.withCurrentPolicy(ctx, v, latest)
 }

@@ -97,8 +97,10 @@ func issuerNotFound(name string) *Error {
 }
 
 // SetCertificateIssuer creates or replaces the issuer name. With merge set,
-// fields left empty in in keep their stored values (an update).
-func (s *Service) SetCertificateIssuer(ctx context.Context, v *Vault, name string, in Issuer, merge bool) (*Issuer, error) {
+// fields left empty in in keep their stored values (an update). enabled sets
+// the enabled attribute, and nil means true for a new issuer or, with merge,
+// the stored value. in.Enabled is ignored.
+func (s *Service) SetCertificateIssuer(ctx context.Context, v *Vault, name string, in Issuer, enabled *bool, merge bool) (*Issuer, error) {
 	if err := ValidateObjectName(name); err != nil {
 		return nil, err
 	}
@@ -123,12 +125,16 @@ func (s *Service) SetCertificateIssuer(ctx context.Context, v *Vault, name strin
 			return issuerNotFound(name)
 		}
 		out = in
-		out.Name, out.Created, out.Updated = name, now, now
+		out.Name, out.Created, out.Updated, out.Enabled = name, now, now, true
 		if old != nil {
 			out.Name, out.Created = old.Name, old.Created
 			if merge {
 				mergeIssuer(&out, old)
+				out.Enabled = old.Enabled
 			}
+		}
+		if enabled != nil {
+			out.Enabled = *enabled
 		}
 		raw, err := json.Marshal(&out)
 		if err != nil {
