@@ -248,6 +248,10 @@ func (s *Service) CreateCertificate(ctx context.Context, v *Vault, name string, 
 	op := &pendingOp{Issuer: *full.Issuer, Status: "inProgress", RequestID: strings.ReplaceAll(newVersion(), "-", ""),
 		Policy: *full, Enabled: enabled, Tags: p.Tags}
 	if strings.EqualFold(issuer, certs.IssuerSelf) {
+		if pending, err := s.loadOp(ctx, v, name); err == nil && pending.Status == "inProgress" {
+			return nil, &Error{Kind: KindConflict, Code: "Conflict",
+				Message: fmt.Sprintf("A request for certificate %s is already in progress: merge, cancel or delete it first.", name)}
+		}
 		return s.issueSelfSigned(ctx, v, name, material, op)
 	}
 	op.CSR, err = certs.CSR(full, material.Signer())

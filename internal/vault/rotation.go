@@ -205,7 +205,7 @@ func (s *Service) RotateKey(ctx context.Context, v *Vault, name string) (*Key, e
 		return nil, err
 	}
 	if d.Managed {
-		return nil, &Error{Kind: KindForbidden, Code: "Forbidden",
+		return nil, &Error{Kind: KindForbidden, Code: "Forbidden", Inner: "ObjectIsManaged",
 			Message: fmt.Sprintf("Key %s backs a certificate and cannot be rotated; renew the certificate instead.", name)}
 	}
 	old, err := keys.FromStoredJWK(&d.JWK)
