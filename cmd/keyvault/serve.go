@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/keyvault/keyvault/internal/seal"
 	"github.com/keyvault/keyvault/internal/server"
 )
 
@@ -38,6 +39,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.DefaultVaultRetentionDays, "default-vault-retention-days", d.DefaultVaultRetentionDays, "days (7 to 90) that deleted objects of the default vault stay recoverable; applies when the vault is created")
 	fs.BoolVar(&c.DefaultVaultPurgeProtection, "default-vault-purge-protection", false, "turn on purge protection for the default vault (it cannot be turned off again)")
 	fs.StringVar(&c.RootKeyFile, "root-key-file", "", "file of the root key that seals the store (default DATA_DIR/root.key; created with mode 0600)")
+	fs.StringVar(&c.Seal, "seal", d.Seal, "root of trust: file (the root key file), passphrase (Argon2id from KEYVAULT_PASSPHRASE; without it the server starts sealed) or pkcs11 (an AES key in the token that the KEYVAULT_PKCS11_* variables name)")
+	fs.BoolVar(&c.AllowSoftwareHSM, "allow-software-hsm", false, "let premium vaults create RSA-HSM, EC-HSM and oct-HSM keys as software keys when no PKCS#11 token (--seal pkcs11) holds them")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate chain to serve instead of the generated one (needs --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.BoolVar(&c.PlainHTTP, "plain-http", false, "serve plain HTTP without TLS (insecure; the Go and Python SDKs refuse to send tokens over it)")
@@ -70,7 +73,15 @@ over the file.
 On first start the server creates DATA_DIR with a root key, a local CA
 (ca.pem, to trust in clients), a TLS certificate, the default vault and an
 administrator principal, whose credentials it writes to
-DATA_DIR/credentials.json (mode 0600) at every start.`,
+DATA_DIR/credentials.json (mode 0600) at every start.
+
+Root of trust (--seal): file keeps the root key in DATA_DIR/root.key.
+passphrase derives it with Argon2id from KEYVAULT_PASSPHRASE; without that
+variable the server starts sealed and waits for keyvault operator unseal.
+pkcs11 keeps it in a PKCS#11 token configured by KEYVAULT_PKCS11_MODULE,
+KEYVAULT_PKCS11_TOKEN_LABEL, KEYVAULT_PKCS11_PIN or KEYVAULT_PKCS11_PIN_FILE,
+and KEYVAULT_PKCS11_KEY_LABEL (default keyvault-root). Secrets are read from
+the environment only, never from flags.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnvAndFile(cmd.Flags(), o); err != nil {
@@ -156,11 +167,37 @@ func (o *serveOptions) run(ctx context.Context) error {
 	defer stop()
 
 	c := o.cfg
+	if err := readSealSecrets(&c); err != nil {
+		return err
+	}
 	log.Info("starting keyvault", "dataDir", c.DataDir, "addr", c.Addr, "dnsSuffix", c.DNSSuffix,
-		"defaultVault", c.DefaultVault, "rootKeyFile", c.RootKeyFile, "ownTLSCert", c.TLSCert != "", "plainHTTP", c.PlainHTTP)
+		"defaultVault", c.DefaultVault, "rootKeyFile", c.RootKeyFile, "seal", c.Seal, "ownTLSCert", c.TLSCert != "", "plainHTTP", c.PlainHTTP)
 	srv, err := server.Open(ctx, c, log)
 	if err != nil {
 		return err
 	}
 	return srv.Serve(ctx)
+}
+
+// envPassphrase holds the passphrase of --seal passphrase. It is read from
+// the environment only, never from a flag, and removed from the environment
+// once read so that child processes do not inherit it.
+const envPassphrase = "KEYVAULT_PASSPHRASE"
+
+// readSealSecrets fills the passphrase and the PKCS#11 settings of c from
+// the environment, as --seal needs them.
+func readSealSecrets(c *server.Config) error {
+	switch c.Seal {
+	case seal.KindPassphrase:
+		c.Passphrase = os.Getenv(envPassphrase)
+		os.Unsetenv(envPassphrase)
+	case seal.KindPKCS11:
+		cfg, err := seal.PKCS11ConfigFromEnv()
+		if err != nil {
+			return err
+		}
+		c.PKCS11 = cfg
+		os.Unsetenv(seal.EnvPKCS11PIN)
+	}
+	return nil
 }

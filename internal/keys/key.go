@@ -69,6 +69,10 @@ type Key struct {
 	ec  *ecdsa.PrivateKey     // P-256, P-384, P-521
 	k1  *secp256k1.PrivateKey // P-256K
 	oct []byte
+
+	// hsm is set for a key held in a hardware security module: rsa and ec
+	// then hold only the public key, and oct is nil.
+	hsm *hsmKey
 }
 
 // Family returns the base key type: RSA, EC or oct.
@@ -96,8 +100,8 @@ func (k *Key) Bits() int {
 	switch {
 	case k.rsa != nil:
 		return k.rsa.N.BitLen()
-	case k.oct != nil:
-		return len(k.oct) * 8
+	case k.symmetric():
+		return k.symmetricLen() * 8
 	}
 	return 0
 }
@@ -251,6 +255,9 @@ func (k *Key) PublicJWK() *JSONWebKey {
 // PrivateJWK returns the whole key as a JWK, for sealed storage only.
 func (k *Key) PrivateJWK() *JSONWebKey {
 	j := k.PublicJWK()
+	if k.hsm != nil {
+		return j // the private material is in the HSM
+	}
 	switch {
 	case k.rsa != nil:
 		j.D = k.rsa.D.Bytes()
@@ -377,6 +384,8 @@ func bigEqual(a, b []byte) bool {
 // the standard library cannot sign certificates with (P-256K and oct keys).
 func (k *Key) Signer() crypto.Signer {
 	switch {
+	case k.hsm != nil:
+		return k.hsm.signer
 	case k.rsa != nil:
 		return k.rsa
 	case k.ec != nil:

@@ -60,7 +60,8 @@ func oaepHash(alg string) (crypto.Hash, bool) {
 // RSA-OAEP-256; symmetric keys take AES-GCM (the IV is generated here and
 // returned with the tag), AES-CBC and AES-CBC with PKCS#7 padding (the
 // caller supplies a 16-byte IV).
-func (k *Key) Encrypt(p CipherParams) (*CipherResult, error) {
+func (k *Key) Encrypt(p CipherParams) (_ *CipherResult, err error) {
+	defer recoverHSM(&err)
 	switch {
 	case k.rsa != nil:
 		out, err := k.rsaEncrypt(p.Alg, p.Value)
@@ -68,7 +69,7 @@ func (k *Key) Encrypt(p CipherParams) (*CipherResult, error) {
 			return nil, err
 		}
 		return &CipherResult{Value: out}, nil
-	case k.oct != nil:
+	case k.symmetric():
 		return k.aesEncrypt(p)
 	}
 	return nil, algNotSupported(p.Alg, k.kty)
@@ -76,7 +77,8 @@ func (k *Key) Encrypt(p CipherParams) (*CipherResult, error) {
 
 // Decrypt reverses Encrypt. A ciphertext that does not decrypt under the
 // named algorithm is an error, never wrong plaintext.
-func (k *Key) Decrypt(p CipherParams) (*CipherResult, error) {
+func (k *Key) Decrypt(p CipherParams) (_ *CipherResult, err error) {
+	defer recoverHSM(&err)
 	switch {
 	case k.rsa != nil:
 		out, err := k.rsaDecrypt(p.Alg, p.Value)
@@ -84,7 +86,7 @@ func (k *Key) Decrypt(p CipherParams) (*CipherResult, error) {
 			return nil, err
 		}
 		return &CipherResult{Value: out}, nil
-	case k.oct != nil:
+	case k.symmetric():
 		return k.aesDecrypt(p)
 	}
 	return nil, algNotSupported(p.Alg, k.kty)
@@ -111,6 +113,9 @@ func (k *Key) rsaEncrypt(alg string, plaintext []byte) ([]byte, error) {
 func (k *Key) rsaDecrypt(alg string, ciphertext []byte) ([]byte, error) {
 	if len(ciphertext) != k.rsa.Size() {
 		return nil, badParameter("The ciphertext must be %d bytes for this %d-bit key, got %d.", k.rsa.Size(), k.rsa.N.BitLen(), len(ciphertext))
+	}
+	if k.hsm != nil {
+		return k.hsmDecrypt(alg, ciphertext)
 	}
 	var out []byte
 	var err error
@@ -159,8 +164,11 @@ func (k *Key) aesCipher(alg string, modes ...string) (cipher.Block, string, erro
 	if keyLen == 0 || !ok {
 		return nil, "", algNotSupported(alg, k.kty)
 	}
-	if keyLen != len(k.oct) {
-		return nil, "", badParameter("Algorithm '%s' needs a %d-bit key; this key has %d bits.", alg, keyLen*8, len(k.oct)*8)
+	if keyLen != k.symmetricLen() {
+		return nil, "", badParameter("Algorithm '%s' needs a %d-bit key; this key has %d bits.", alg, keyLen*8, k.symmetricLen()*8)
+	}
+	if k.hsm != nil {
+		return k.hsm.block, mode, nil
 	}
 	block, err := aes.NewCipher(k.oct)
 	return block, mode, err
@@ -262,11 +270,12 @@ func pkcs7Unpad(b []byte) ([]byte, error) {
 
 // WrapKey encrypts a key with RSA1_5, RSA-OAEP, RSA-OAEP-256 (RSA keys) or
 // AES key wrap, A128KW/A192KW/A256KW (RFC 3394, symmetric keys).
-func (k *Key) WrapKey(alg string, key []byte) ([]byte, error) {
+func (k *Key) WrapKey(alg string, key []byte) (_ []byte, err error) {
+	defer recoverHSM(&err)
 	if k.rsa != nil {
 		return k.rsaEncrypt(alg, key)
 	}
-	if k.oct != nil {
+	if k.symmetric() {
 		block, _, err := k.aesCipher(alg, "KW")
 		if err != nil {
 			return nil, err
@@ -277,11 +286,12 @@ func (k *Key) WrapKey(alg string, key []byte) ([]byte, error) {
 }
 
 // UnwrapKey reverses WrapKey.
-func (k *Key) UnwrapKey(alg string, wrapped []byte) ([]byte, error) {
+func (k *Key) UnwrapKey(alg string, wrapped []byte) (_ []byte, err error) {
+	defer recoverHSM(&err)
 	if k.rsa != nil {
 		return k.rsaDecrypt(alg, wrapped)
 	}
-	if k.oct != nil {
+	if k.symmetric() {
 		block, _, err := k.aesCipher(alg, "KW")
 		if err != nil {
 			return nil, err
@@ -353,6 +363,9 @@ func (k *Key) Sign(alg string, digest []byte) ([]byte, error) {
 	h, err := k.checkSign(alg, digest)
 	if err != nil {
 		return nil, err
+	}
+	if k.hsm != nil {
+		return k.hsmSign(alg, h, digest)
 	}
 	switch {
 	case alg[:2] == "RS":

@@ -65,6 +65,9 @@ func Start(tb testing.TB, opts Options) *Instance {
 		cfg.DataDir = tb.TempDir()
 	}
 	cfg.Addr = "127.0.0.1:0"
+	// The default vault is premium: its -HSM key types stay software keys
+	// in tests that start no PKCS#11 token.
+	cfg.AllowSoftwareHSM = true
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
 	}

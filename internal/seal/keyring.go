@@ -66,12 +66,20 @@ func NewKeyring(store storage.Store, root RootKey) *Keyring {
 }
 
 // RootKeyID returns the id of the root key in use.
-func (k *Keyring) RootKeyID() string { return k.root.ID() }
+func (k *Keyring) RootKeyID() string { return k.rootKey().ID() }
+
+// rootKey returns the root key in use; RotateRootKey replaces it.
+func (k *Keyring) rootKey() RootKey {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.root
+}
 
 // CheckRootKey verifies that every stored data key was wrapped by the loaded
 // root key and that one of them unwraps. It returns ErrWrongRootKey (wrapped
 // with the ids involved) otherwise, and changes nothing.
 func (k *Keyring) CheckRootKey(ctx context.Context) error {
+	root := k.rootKey()
 	return k.store.View(ctx, func(tx storage.Tx) error {
 		checked := false
 		return tx.Scan(bucketDataKeys, nil, nil, func(key, value []byte) (bool, error) {
@@ -79,13 +87,13 @@ func (k *Keyring) CheckRootKey(ctx context.Context) error {
 			if err := json.Unmarshal(value, &w); err != nil {
 				return false, fmt.Errorf("data key %q: %w", key, err)
 			}
-			if w.RootKeyID != k.root.ID() {
+			if w.RootKeyID != root.ID() {
 				return false, fmt.Errorf("%w: data keys are wrapped by root key %s, the loaded root key is %s",
-					ErrWrongRootKey, w.RootKeyID, k.root.ID())
+					ErrWrongRootKey, w.RootKeyID, root.ID())
 			}
 			if !checked {
-				if _, err := k.root.Unwrap(w.Wrapped, AAD("datakey", string(key))); err != nil {
-					return false, fmt.Errorf("%w: root key %s does not unwrap data key %q", ErrWrongRootKey, k.root.ID(), key)
+				if _, err := root.Unwrap(w.Wrapped, AAD("datakey", string(key))); err != nil {
+					return false, fmt.Errorf("%w: root key %s does not unwrap data key %q", ErrWrongRootKey, root.ID(), key)
 				}
 				checked = true
 			}

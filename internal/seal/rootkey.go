@@ -87,6 +87,20 @@ func LoadOrCreateFileRootKey(path string) (key *FileRootKey, created bool, err e
 	return k, false, err
 }
 
+// WriteNewFileRootKey writes a new random root key to path atomically with
+// mode 0600, replacing any file there, and returns it. Root-key rotation
+// writes the next key beside the current one with it.
+func WriteNewFileRootKey(path string) (*FileRootKey, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(path, []byte(hex.EncodeToString(raw)+"\n")); err != nil {
+		return nil, fmt.Errorf("write root key file %s: %w", path, err)
+	}
+	return NewFileRootKey(raw)
+}
+
 // NewFileRootKey returns a root key for the 32-byte key raw.
 func NewFileRootKey(raw []byte) (*FileRootKey, error) {
 	if len(raw) != 32 {

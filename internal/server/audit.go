@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,23 @@ func (s *Server) newAuditRequest(r *http.Request, start time.Time) *audit.Reques
 		},
 	}
 	return rec
+}
+
+// managementVaultID returns the resource id of the vault a management path
+// is about, in upper case as data-plane records have it, or "" for paths
+// about no vault (principals, subscriptions, lists).
+func managementVaultID(path string) string {
+	const marker = "/providers/microsoft.keyvault/vaults/"
+	i := strings.Index(strings.ToLower(path), marker)
+	if i < 0 {
+		return ""
+	}
+	end := i + len(marker)
+	name, _, _ := strings.Cut(path[end:], "/")
+	if name == "" {
+		return ""
+	}
+	return strings.ToUpper(path[:end] + name)
 }
 
 func tlsVersion(state *tls.ConnectionState) string {
@@ -141,6 +159,10 @@ type auditedStore struct {
 	storage.Store
 	log     atomic.Pointer[audit.Logger]
 	metrics *metrics
+	// failOpen commits a write whose record could not be appended, when
+	// Config.AuditFailOpen is set. ServeHTTP then tries the record again and
+	// logs and counts the failure.
+	failOpen bool
 }
 
 // View implements storage.Store, timing the transaction.
@@ -164,7 +186,10 @@ func (a *auditedStore) Update(ctx context.Context, fn func(storage.Tx) error) er
 		if err := fn(tx); err != nil {
 			return err
 		}
-		return req.AppendInTransaction(l)
+		if err := req.AppendInTransaction(l); err != nil && !a.failOpen {
+			return err
+		}
+		return nil
 	})
 }
 
@@ -196,6 +221,7 @@ func (s *Server) openAudit(ctx context.Context) error {
 		return err
 	}
 	s.audit = l
+	s.auditStore.failOpen = s.cfg.AuditFailOpen
 	s.auditStore.log.Store(l)
 	if s.cfg.AuditFailOpen {
 		s.log.Warn("audit is fail-open: requests are served even when the audit log cannot record them", "auditDir", dir)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/keyvault/keyvault/internal/seal"
 	"github.com/keyvault/keyvault/internal/vault"
 )
 
@@ -19,6 +20,18 @@ type Config struct {
 	Addr        string // host:port to listen on
 	DNSSuffix   string // vaults answer at {vault}.{DNSSuffix}
 	RootKeyFile string // empty means DataDir/root.key
+
+	// Seal selects the root of trust. "file" reads RootKeyFile.
+	// "passphrase" derives the root key from Passphrase with Argon2id, and
+	// the server starts sealed when Passphrase is empty. "pkcs11" uses an
+	// AES key in the token that PKCS11 names.
+	Seal       string
+	Passphrase string // never logged; the keyvault command reads it from KEYVAULT_PASSPHRASE
+	PKCS11     seal.PKCS11Config
+
+	// AllowSoftwareHSM lets premium vaults create -HSM key types as
+	// software keys when no PKCS#11 token holds them.
+	AllowSoftwareHSM bool
 
 	DefaultVault                string
 	DefaultVaultRetentionDays   int
@@ -56,6 +69,7 @@ func DefaultConfig() Config {
 		DataDir:                   "keyvault-data",
 		Addr:                      "127.0.0.1:8443",
 		DNSSuffix:                 "vault.localhost",
+		Seal:                      seal.KindFile,
 		DefaultVault:              "default",
 		DefaultVaultRetentionDays: vault.DefaultRetentionDays,
 		MaxBodyBytes:              1 << 20,
@@ -66,6 +80,8 @@ func DefaultConfig() Config {
 		ThrottleScale:             1,
 	}
 }
+
+func (c *Config) sealFilePath() string { return filepath.Join(c.DataDir, seal.SealFileName) }
 
 func (c *Config) rootKeyPath() string {
 	if c.RootKeyFile != "" {
@@ -88,6 +104,15 @@ func (c *Config) Validate() error {
 	if c.DefaultVaultRetentionDays < vault.MinRetentionDays || c.DefaultVaultRetentionDays > vault.MaxRetentionDays {
 		return fmt.Errorf("default-vault-retention-days must be from %d to %d, got %d",
 			vault.MinRetentionDays, vault.MaxRetentionDays, c.DefaultVaultRetentionDays)
+	}
+	switch c.Seal {
+	case "", seal.KindFile, seal.KindPassphrase: // "" is file, for configurations built without DefaultConfig
+	case seal.KindPKCS11:
+		if !seal.PKCS11Available {
+			return fmt.Errorf("seal pkcs11: this binary was built without cgo, which PKCS#11 needs")
+		}
+	default:
+		return fmt.Errorf("seal must be file, passphrase or pkcs11, got %q", c.Seal)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return fmt.Errorf("tls-cert and tls-key must be given together")

@@ -46,6 +46,14 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	case "/metrics":
 		s.metrics.handler.ServeHTTP(rw, r)
 		return
+	case pathUnseal:
+		// Not audited: while sealed there is no audit log to write to.
+		s.serveUnseal(rw, r)
+		return
+	}
+	if !s.unsealed.Load() {
+		s.writeSealed(rw)
+		return
 	}
 
 	// Audit: the record is filled in as the request is routed, and written
@@ -95,6 +103,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, rec *audit.Reques
 		rec.Record.OperationName = "TestClock"
 		s.serveTestClock(w, r)
 		return info
+	case strings.HasPrefix(r.URL.Path, "/_operator/"):
+		rec.Record.OperationName = operatorOperation(r.URL.Path)
+		s.serveOperator(w, r, rec)
+		return info
 	case identity.Match(r.URL.Path):
 		rec.Record.OperationName = "Authentication"
 		// Tokens name the host they were issued on, and only hosts this
@@ -109,6 +121,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, rec *audit.Reques
 	case s.isBareHost(r.Host) && mgmt.Match(r.URL.Path):
 		rec.Record.OperationName, rec.Success = mgmt.OperationName(r.Method, r.URL.Path)
 		rec.Record.OperationVersion = r.URL.Query().Get("api-version")
+		rec.Record.ResourceID = managementVaultID(r.URL.Path)
 		caller, ok := s.authenticateManagement(w, r)
 		if !ok {
 			return info
@@ -132,6 +145,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, rec *audit.Reques
 	rec.Record.Properties.Vault = name
 	caller, ok := s.authenticate(w, r)
 	if !ok {
+		// The record of a rejected request still names the vault the host
+		// addresses. The 401 response does not say whether it exists.
+		if v, err := s.vaults.GetVault(r.Context(), name); err == nil {
+			rec.Record.ResourceID = strings.ToUpper(authz.VaultResourceID(v))
+		}
 		return info
 	}
 	info.caller = caller
@@ -244,6 +262,10 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request, message strin
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	if !s.ready.Load() {
 		writePlain(w, http.StatusServiceUnavailable, "not ready: shutting down\n")
+		return
+	}
+	if !s.unsealed.Load() {
+		writePlain(w, http.StatusServiceUnavailable, "not ready: sealed\n")
 		return
 	}
 	if err := s.store.View(r.Context(), func(storage.Tx) error { return nil }); err != nil {

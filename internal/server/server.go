@@ -63,6 +63,9 @@ type Server struct {
 	listener net.Listener
 	scheme   string
 	ready    atomic.Bool
+	unsealed atomic.Bool       // the store, keyring and services are open
+	token    *seal.PKCS11Token // nil unless --seal pkcs11
+	sealing  sealState
 	clock    *testClock // nil unless --test-clock
 
 	bolt       *bolt.Store
@@ -74,8 +77,9 @@ type Server struct {
 
 // Open prepares a server: it loads the root key, opens the store, makes sure
 // the default vault and the administrator exist, binds the listener and
-// writes credentials.json. Serve then serves requests. On error, everything
-// opened so far is closed.
+// writes credentials.json. Serve then serves requests. A passphrase seal
+// without a passphrase binds the listener only, and the rest happens at
+// unseal. On error, everything opened so far is closed.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -96,39 +100,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 		}
 	}()
 
-	// Root of trust: the root key must unwrap the store's data keys.
-	root, created, err := seal.LoadOrCreateFileRootKey(cfg.rootKeyPath())
+	// Root of trust: the root key must unwrap the store's data keys. A
+	// passphrase seal without a passphrase leaves the server sealed: it
+	// listens, but opens the store only when POST /_operator/unseal brings
+	// the passphrase.
+	unsealed, err := s.openRootOfTrust(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if created {
-		log.Info("created a new root key; back it up, the store cannot be read without it", "path", cfg.rootKeyPath(), "rootKeyId", root.ID())
-	}
-	// A nil *bolt.Store must not reach s.store: as a non-nil interface it
-	// would make closeResources call Close on nil.
-	store, err := bolt.Open(filepath.Join(cfg.DataDir, StoreFile), bolt.Options{})
-	if err != nil {
-		return nil, err
-	}
-	s.bolt = store
-	s.auditStore = &auditedStore{Store: store, metrics: s.metrics}
-	s.store = s.auditStore
-	s.keys = seal.NewKeyring(s.store, root)
-	if err := s.keys.CheckRootKey(ctx); err != nil {
-		return nil, fmt.Errorf("root key %s: %w", cfg.rootKeyPath(), err)
-	}
-	if err := s.openAudit(ctx); err != nil {
-		return nil, err
-	}
-
-	// Domain: the default vault exists from the first start on.
-	s.vaults = vault.NewService(s.store, s.keys)
-	s.vaults.Log = log
-	s.vaults.OnEvent = s.auditEvent
-	if cfg.TestClock {
-		s.clock = &testClock{}
-		s.vaults.Now = s.clock.Now
-		log.Warn("the test clock is on: the administrator can move object time forward with POST /_test/clock")
 	}
 
 	// Network: bind first, so credentials.json names the port really bound.
@@ -136,32 +114,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	_, port, _ := net.SplitHostPort(s.listener.Addr().String())
-	creds, err := s.openIdentity(ctx, port)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.ensureDefaultVault(ctx, creds); err != nil {
-		return nil, err
-	}
-
-	// Request handling: authorization, the data plane and the management API.
-	s.authz = authz.New(s.store)
-	s.api = &api.Handler{Vaults: s.vaults, Authz: s.authz, OnCrypto: func(op, alg string) {
-		s.metrics.crypto.WithLabelValues(op, alg).Inc()
-	}}
-	s.mgmt = &mgmt.Handler{
-		Vaults: s.vaults, Authz: s.authz, Identity: s.ident, TenantID: creds.TenantID, SubscriptionID: creds.SubscriptionID,
-		VaultURI: func(name string) string { return s.vaultURL(name, port) }, Log: log,
-	}
 	tlsConfig, err := s.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.writeCredentials(creds, port); err != nil {
-		return nil, err
-	}
-
 	s.http = &http.Server{
 		Handler:           s,
 		TLSConfig:         tlsConfig,
@@ -172,8 +128,81 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if unsealed {
+		if err := s.openServices(ctx); err != nil {
+			return nil, err
+		}
+		s.unsealed.Store(true)
+	} else {
+		s.metrics.sealed.Set(1)
+		log.Warn("the server is sealed: send the passphrase with keyvault operator unseal (POST /_operator/unseal) to open it",
+			"addr", s.listener.Addr().String())
+	}
 	s.ready.Store(true)
 	return s, nil
+}
+
+// openStore opens the store and the keyring with the first of candidates
+// that unwraps the store's data keys, finishes that candidate's pending
+// file change, and opens the audit log and the vault domain. resolve runs
+// after the store is open, so that it can see whether the store is empty.
+func (s *Server) openStore(ctx context.Context, resolve func(storage.Store) ([]rootCandidate, error)) error {
+	// A nil *bolt.Store must not reach s.store: as a non-nil interface it
+	// would make closeResources call Close on nil.
+	store, err := bolt.Open(filepath.Join(s.cfg.DataDir, StoreFile), bolt.Options{})
+	if err != nil {
+		return err
+	}
+	s.bolt = store
+	s.auditStore = &auditedStore{Store: store, metrics: s.metrics}
+	s.store = s.auditStore
+	candidates, err := resolve(s.store)
+	if err != nil {
+		return err
+	}
+	if err := s.checkRootCandidates(ctx, candidates); err != nil {
+		return err
+	}
+	if err := s.openAudit(ctx); err != nil {
+		return err
+	}
+
+	// Domain: the default vault exists from the first start on.
+	s.vaults = vault.NewService(s.store, s.keys)
+	s.vaults.Log = s.log
+	s.vaults.OnEvent = s.auditEvent
+	s.configureHSM()
+	if s.cfg.TestClock {
+		s.clock = &testClock{}
+		s.vaults.Now = s.clock.Now
+		s.log.Warn("the test clock is on: the administrator can move object time forward with POST /_test/clock")
+	}
+	return nil
+}
+
+// openServices opens what needs the unsealed store and the bound port: the
+// token service, the default vault, the request handlers and
+// credentials.json.
+func (s *Server) openServices(ctx context.Context) error {
+	port := s.port()
+	creds, err := s.openIdentity(ctx, port)
+	if err != nil {
+		return err
+	}
+	if err := s.ensureDefaultVault(ctx, creds); err != nil {
+		return err
+	}
+
+	// Request handling: authorization, the data plane and the management API.
+	s.authz = authz.New(s.store)
+	s.api = &api.Handler{Vaults: s.vaults, Authz: s.authz, OnCrypto: func(op, alg string) {
+		s.metrics.crypto.WithLabelValues(op, alg).Inc()
+	}}
+	s.mgmt = &mgmt.Handler{
+		Vaults: s.vaults, Authz: s.authz, Identity: s.ident, TenantID: creds.TenantID, SubscriptionID: creds.SubscriptionID,
+		VaultURI: func(name string) string { return s.vaultURL(name, port) }, Log: s.log,
+	}
+	return s.writeCredentials(creds, port)
 }
 
 // Addr returns the address the server listens on.
@@ -185,7 +214,7 @@ func (s *Server) Addr() net.Addr { return s.listener.Addr() }
 func (s *Server) Serve(ctx context.Context) error {
 	jobs, stopJobs := context.WithCancel(context.Background())
 	defer stopJobs()
-	go s.vaults.RunJobs(jobs, s.cfg.PurgeInterval, s.log)
+	s.startJobs(jobs)
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -213,14 +242,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	stopJobs()
-	if cerr := s.store.Close(); cerr != nil {
-		s.log.Error("closing the store failed", "error", cerr)
-		err = errors.Join(err, cerr)
-	}
-	if cerr := s.audit.Close(); cerr != nil {
-		s.log.Error("closing the audit log failed", "error", cerr)
-		err = errors.Join(err, cerr)
-	}
+	err = errors.Join(err, s.closeSealed())
 	if err == nil || errors.Is(err, http.ErrServerClosed) {
 		s.log.Info("stopped")
 		return nil
@@ -238,6 +260,9 @@ func (s *Server) closeResources() {
 	}
 	if s.audit != nil {
 		s.audit.Close()
+	}
+	if s.token != nil {
+		s.token.Close()
 	}
 }
 

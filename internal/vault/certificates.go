@@ -185,7 +185,7 @@ func (s *Service) certPolicyFor(v *Vault, p *certs.Policy) (*certs.Policy, error
 		return nil, &Error{Kind: KindInvalid, Code: "KeyCurveNotSupported",
 			Message: "Certificates with P-256K keys are not supported: X.509 signing with secp256k1 is not available here."}
 	}
-	if err := s.checkKeyType(v, full.KeyProps.Kty); err != nil {
+	if err := s.checkCertKeyType(v, full.KeyProps.Kty); err != nil {
 		return nil, err
 	}
 	full.ID = ""
@@ -629,7 +629,7 @@ func (s *Service) ImportCertificate(ctx context.Context, v *Vault, name, value, 
 	if err := certs.Validate(policy); err != nil {
 		return nil, certError(err)
 	}
-	if err := s.checkKeyType(v, policy.KeyProps.Kty); err != nil {
+	if err := s.checkCertKeyType(v, policy.KeyProps.Kty); err != nil {
 		return nil, err
 	}
 	material, err := keys.FromPrivateKey(policy.KeyProps.Kty, imp.Key)

@@ -30,9 +30,9 @@ func cacheKey(vaultID, lname, version string) string {
 	return vaultID + "\x00" + lname + "\x00" + version
 }
 
-// material returns the parsed key of a version, parsing rawJWK (a JWK made by
-// PrivateJWK) on a cache miss.
-func (c *keyCache) material(vaultID, lname, version string, rawJWK json.RawMessage) (*keys.Key, error) {
+// material returns the parsed key of a version, building it on a cache miss
+// with load from rawJWK (a JWK made by PrivateJWK).
+func (c *keyCache) material(vaultID, lname, version string, rawJWK json.RawMessage, load func(*keys.JSONWebKey) (*keys.Key, error)) (*keys.Key, error) {
 	id := cacheKey(vaultID, lname, version)
 	c.mu.RLock()
 	k := c.entries[id]
@@ -44,7 +44,7 @@ func (c *keyCache) material(vaultID, lname, version string, rawJWK json.RawMessa
 	if err := json.Unmarshal(rawJWK, &jwk); err != nil {
 		return nil, err
 	}
-	k, err := keys.FromStoredJWK(&jwk)
+	k, err := load(&jwk)
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,9 @@ func (s *Service) KeyOperation(ctx context.Context, v *Vault, name, version, op 
 	if err := s.checkOperation(&d, op); err != nil {
 		return nil, err
 	}
-	material, err := s.keyMaterial.material(v.ID(), lower(name), obj.Version, d.JWK)
+	material, err := s.keyMaterial.material(v.ID(), lower(name), obj.Version, d.JWK, func(jwk *keys.JSONWebKey) (*keys.Key, error) {
+		return s.loadMaterial(jwk, d.HSM)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("stored key %s/%s: %w", obj.Name, obj.Version, err)
 	}
@@ -105,6 +107,7 @@ type keyMeta struct {
 	Enabled   bool            `json:"e"`
 	NotBefore *int64          `json:"nbf,omitempty"`
 	Expires   *int64          `json:"exp,omitempty"`
+	HSM       string          `json:"hsm,omitempty"`
 }
 
 func (s *Service) checkOperation(d *keyMeta, op string) error {

@@ -75,6 +75,9 @@ type keyData struct {
 	Updated   int64             `json:"u"`
 	Tags      map[string]string `json:"t,omitempty"`
 	Managed   bool              `json:"m,omitempty"`
+	// HSM is the reference of the key in the hardware security module; the
+	// JWK then holds only the public key.
+	HSM string `json:"hsm,omitempty"`
 }
 
 func (d *keyData) key(name, version string) (*Key, error) {
@@ -132,13 +135,24 @@ func (s *Service) CreateKey(ctx context.Context, v *Vault, name string, p KeyPar
 	if err := s.checkKeyType(v, p.Kty); err != nil {
 		return nil, err
 	}
-	material, err := keys.Generate(p.Kty, p.Size, p.Exponent, p.Curve)
-	if err != nil {
-		return nil, keyError(err)
-	}
 	ops := p.KeyOps
 	if ops == nil {
 		ops = keys.DefaultOps(p.Kty)
+	}
+	if s.inHSM(p.Kty) {
+		if p.Exponent != 0 && p.Exponent != 65537 {
+			return nil, badParameter("RSA public exponent %d is not supported. Use 65537.", p.Exponent)
+		}
+		version := newVersion()
+		material, ref, err := s.HSM.Generate(p.Kty, p.Size, p.Curve, hsmLabel(v, name, version))
+		if err != nil {
+			return nil, keyError(err)
+		}
+		return s.storeKeyVersion(ctx, v, name, version, material, ref, ops, p.Enabled, p.NotBefore, p.Expires, p.Tags)
+	}
+	material, err := keys.Generate(p.Kty, p.Size, p.Exponent, p.Curve)
+	if err != nil {
+		return nil, keyError(err)
 	}
 	return s.storeKey(ctx, v, name, material, ops, p.Enabled, p.NotBefore, p.Expires, p.Tags)
 }
@@ -152,6 +166,10 @@ func (s *Service) checkKeyType(v *Vault, kty string) error {
 	if strings.HasSuffix(kty, "-HSM") && v.SKU == SKUStandard {
 		return &Error{Kind: KindInvalid, Code: "BadParameter",
 			Message: fmt.Sprintf("Key type '%s' needs a premium vault; vault '%s' is standard. Use %s, or a premium vault.", kty, v.Name, strings.TrimSuffix(kty, "-HSM"))}
+	}
+	if strings.HasSuffix(kty, "-HSM") && s.HSM == nil && s.RejectSoftwareHSM {
+		return &Error{Kind: KindInvalid, Code: "BadParameter",
+			Message: fmt.Sprintf("Key type '%s' needs a hardware security module, and this server has none: start it with --seal pkcs11 to keep -HSM keys in a PKCS#11 token, or with --allow-software-hsm to keep them as software keys. Or use %s.", kty, strings.TrimSuffix(kty, "-HSM"))}
 	}
 	return nil
 }
@@ -174,6 +192,10 @@ func (s *Service) ImportKey(ctx context.Context, v *Vault, name string, p Import
 	if err := s.checkKeyType(v, jwk.Kty); err != nil {
 		return nil, err
 	}
+	if s.inHSM(jwk.Kty) {
+		return nil, badParameter("Importing a key as %s is not supported: this server generates -HSM keys inside its PKCS#11 token and cannot import private keys into it. Import it as %s.",
+			jwk.Kty, strings.TrimSuffix(jwk.Kty, "-HSM"))
+	}
 	material, err := keys.FromJWK(&jwk)
 	if err != nil {
 		return nil, keyError(err)
@@ -186,16 +208,21 @@ func (s *Service) ImportKey(ctx context.Context, v *Vault, name string, p Import
 }
 
 func (s *Service) storeKey(ctx context.Context, v *Vault, name string, material *keys.Key, ops []string, enabled *bool, nbf, exp *int64, tags map[string]string) (*Key, error) {
+	return s.storeKeyVersion(ctx, v, name, newVersion(), material, "", ops, enabled, nbf, exp, tags)
+}
+
+// storeKeyVersion stores material as version of the key name; hsmRef is the
+// reference of a key held in the HSM, or "".
+func (s *Service) storeKeyVersion(ctx context.Context, v *Vault, name, version string, material *keys.Key, hsmRef string, ops []string, enabled *bool, nbf, exp *int64, tags map[string]string) (*Key, error) {
 	now := s.Now().Unix()
 	d := &keyData{
 		JWK: *material.PrivateJWK(), KeyOps: ops, Enabled: enabled == nil || *enabled,
-		NotBefore: nbf, Expires: exp, Created: now, Updated: now, Tags: tags,
+		NotBefore: nbf, Expires: exp, Created: now, Updated: now, Tags: tags, HSM: hsmRef,
 	}
 	content, err := json.Marshal(d)
 	if err != nil {
 		return nil, err
 	}
-	version := newVersion()
 	display, err := s.createVersion(ctx, v, keyKind, name, version, content)
 	if err != nil {
 		return nil, err

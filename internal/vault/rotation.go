@@ -208,11 +208,17 @@ func (s *Service) RotateKey(ctx context.Context, v *Vault, name string) (*Key, e
 		return nil, &Error{Kind: KindForbidden, Code: "Forbidden", Inner: "ObjectIsManaged",
 			Message: fmt.Sprintf("Key %s backs a certificate and cannot be rotated; renew the certificate instead.", name)}
 	}
-	old, err := keys.FromStoredJWK(&d.JWK)
+	old, err := s.loadMaterial(&d.JWK, d.HSM)
 	if err != nil {
 		return nil, err
 	}
-	material, err := keys.Generate(old.Kty(), old.Bits(), 0, old.Curve())
+	version, hsmRef := newVersion(), ""
+	var material *keys.Key
+	if old.InHSM() {
+		material, hsmRef, err = s.HSM.Generate(old.Kty(), old.Bits(), old.Curve(), hsmLabel(v, obj.Name, version))
+	} else {
+		material, err = keys.Generate(old.Kty(), old.Bits(), 0, old.Curve())
+	}
 	if err != nil {
 		return nil, keyError(err)
 	}
@@ -230,7 +236,7 @@ func (s *Service) RotateKey(ctx context.Context, v *Vault, name string) (*Key, e
 		exp = &e
 	}
 	enabled := true
-	return s.storeKey(ctx, v, obj.Name, material, d.KeyOps, &enabled, nil, exp, d.Tags)
+	return s.storeKeyVersion(ctx, v, obj.Name, version, material, hsmRef, d.KeyOps, &enabled, nil, exp, d.Tags)
 }
 
 // RotateDue runs every rotation policy whose time has come: it rotates keys

@@ -120,6 +120,13 @@ type Service struct {
 
 	keyMaterial keyCache
 
+	// HSM, if set, generates -HSM key types inside a hardware security
+	// module and runs their private operations there.
+	HSM HSM
+	// RejectSoftwareHSM makes premium vaults refuse -HSM key types while
+	// HSM is nil. When false they are software keys, as in tests.
+	RejectSoftwareHSM bool
+
 	// Now returns the current time. Tests replace it to move time forward.
 	Now func() time.Time
 
