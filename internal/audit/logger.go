@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -266,7 +267,7 @@ func (l *Logger) rotate() error {
 	if err != nil {
 		return err
 	}
-	next := fmt.Sprintf("%s%06d%s", rotatedPrefix, len(files), rotatedSuffix)
+	next := fmt.Sprintf("%s%06d%s", rotatedPrefix, lastRotatedNumber(files)+1, rotatedSuffix)
 	if err := os.Rename(filepath.Join(l.opts.Dir, CurrentFile), filepath.Join(l.opts.Dir, next)); err != nil {
 		return fmt.Errorf("%w: rotate: %v", ErrUnavailable, err)
 	}
@@ -277,6 +278,25 @@ func (l *Logger) rotate() error {
 	}
 	l.file, l.size, l.dirty = f, 0, false
 	return nil
+}
+
+// lastRotatedNumber returns the highest number among the rotated files of
+// files, or 0. The count of files is not enough: once an operator removes
+// the oldest files, it names a file that still exists, which the rename
+// would replace.
+func lastRotatedNumber(files []string) int {
+	last := 0
+	for _, f := range files {
+		name := filepath.Base(f)
+		digits, ok := strings.CutPrefix(strings.TrimSuffix(name, rotatedSuffix), rotatedPrefix)
+		if !ok || name == CurrentFile {
+			continue
+		}
+		if n, err := strconv.Atoi(digits); err == nil && n > last {
+			last = n
+		}
+	}
+	return last
 }
 
 // Failures counts the appends and syncs that failed.

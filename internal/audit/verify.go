@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -59,6 +60,15 @@ func Verify(files []string, pub ed25519.PublicKey) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
+			// The hash covers the record as decoded, so the line must be the
+			// exact encoding the logger writes. JSON decoding ignores unknown
+			// keys, matches keys without regard to case and keeps the last
+			// duplicate, so other readers could see content the hash does not
+			// cover.
+			canonical, err := json.Marshal(&r)
+			if err != nil {
+				return nil, err
+			}
 			if first {
 				// The chain may start at any point (older files deleted by
 				// retention), so the first record sets the expectations.
@@ -68,6 +78,8 @@ func Verify(files []string, pub ed25519.PublicKey) (*Report, error) {
 			switch {
 			case hash != r.Hash:
 				pos.Reason = "the record was changed (its hash does not match its content)"
+			case !bytes.Equal(canonical, line):
+				pos.Reason = "the line is not in the form the logger writes (keys were added, duplicated or reformatted)"
 			case r.Seq > expectSeq+1:
 				pos.Reason = fmt.Sprintf("%d record(s) before it were removed", r.Seq-expectSeq-1)
 			case r.Seq <= expectSeq:
