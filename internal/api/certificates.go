@@ -193,7 +193,25 @@ func (h *Handler) createCertificate(w http.ResponseWriter, r *http.Request, req 
 		return
 	}
 	w.Header().Set("Location", objectURL(r, "certificates", op.Name, "pending")+"?api-version="+req.APIVersion)
-	writeJSON(w, http.StatusAccepted, operationJSON(r, op))
+	writeJSON(w, http.StatusAccepted, operationJSON(r, acceptedOperation(op)))
+}
+
+// acceptedOperation returns op as the 202 response to a create shows it.
+// Azure issues every certificate asynchronously, so that response always
+// has the status inProgress. The Python SDK (azure-keyvault-certificates
+// 4.7) polls only then: given a completed operation, its poller never
+// fetches the certificate and returns None. A self-signed certificate is
+// issued before the response is sent, so the first poll of the pending
+// operation reports it completed.
+func acceptedOperation(op *vault.PendingOperation) *vault.PendingOperation {
+	if op.Status != "completed" {
+		return op
+	}
+	accepted := *op
+	accepted.Status = "inProgress"
+	accepted.StatusDetails = "Pending certificate created. Certificate request is in progress. This may take some time based on the issuer provider. Please check again later."
+	accepted.Target = ""
+	return &accepted
 }
 
 func (h *Handler) importCertificate(w http.ResponseWriter, r *http.Request, req *Request, name string) {
@@ -209,12 +227,28 @@ func (h *Handler) importCertificate(w http.ResponseWriter, r *http.Request, req 
 		WriteError(w, r, badRequest("The request body must have 'value': a base64 PKCS #12 file or PEM text with the private key."))
 		return
 	}
-	c, err := h.Vaults.ImportCertificate(r.Context(), req.Vault, name, body.Value, body.Password, certParams(&body))
+	c, err := h.Vaults.ImportCertificate(r.Context(), req.Vault, name, importValue(body.Value), body.Password, certParams(&body))
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, h.certificateJSON(r, req.Vault, c, true))
+}
+
+// importValue returns the PEM text inside value when value is base64 of PEM
+// text, and value unchanged otherwise. The Python SDK
+// (azure-keyvault-certificates 4.7) base64-encodes whatever bytes it is
+// given, PEM files included, where the JavaScript SDK sends PEM as text;
+// Azure accepts both.
+func importValue(value string) string {
+	if strings.Contains(value, "-----BEGIN") {
+		return value
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(value), ""))
+	if err != nil || !strings.Contains(string(raw), "-----BEGIN") {
+		return value
+	}
+	return string(raw)
 }
 
 func (h *Handler) mergeCertificate(w http.ResponseWriter, r *http.Request, req *Request, name string) {

@@ -16,7 +16,16 @@ const MaxFormBytes = 64 << 10
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration
 //	GET  /{tenant}/discovery/v2.0/keys
 //	POST /{tenant}/oauth2/v2.0/token
+//
+// and the same three under the ADFS-style authority /adfs:
+//
+//	GET  /adfs/.well-known/openid-configuration
+//	GET  /adfs/discovery/keys
+//	POST /adfs/oauth2/token
 func Match(path string) bool {
+	if _, ok := adfsRoute(path); ok {
+		return true
+	}
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	if len(segs) != 4 {
 		return false
@@ -28,8 +37,29 @@ func Match(path string) bool {
 	return false
 }
 
+// adfsRoute returns the part of path after /adfs/ when it is an ADFS
+// endpoint. The Azure CLI (2.45) signs in to a custom cloud whose
+// active-directory endpoint ends in /adfs without instance discovery: MSAL
+// treats such an authority as ADFS, reads {authority}/.well-known/openid-configuration
+// (no tenant, no /v2.0) and posts to the token_endpoint that document names.
+func adfsRoute(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.Trim(path, "/"), "adfs/")
+	if !ok {
+		return "", false
+	}
+	switch rest {
+	case ".well-known/openid-configuration", "discovery/keys", "oauth2/token", "oauth2/authorize":
+		return rest, true
+	}
+	return "", false
+}
+
 // ServeHTTP serves the token service's endpoints; see Match.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if route, ok := adfsRoute(r.URL.Path); ok {
+		s.serveADFS(w, r, route)
+		return
+	}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(segs) != 4 {
 		writeOAuthError(w, http.StatusNotFound, "not_found", "No such endpoint.")
@@ -46,8 +76,39 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case route == "discovery/v2.0/keys" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, s.jwks())
 	case route == "oauth2/v2.0/token" && r.Method == http.MethodPost:
-		s.serveToken(w, r)
+		s.serveToken(w, r, s.issuer(r.Host))
 	case route == "oauth2/v2.0/authorize":
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_response_type",
+			"Interactive sign-in is not supported: use the client_credentials grant.")
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "Method "+r.Method+" is not allowed here.")
+	}
+}
+
+// serveADFS serves the ADFS-style endpoints under /adfs. They issue the
+// same tokens as the v2.0 endpoints, with the issuer https://{host}/adfs.
+func (s *Service) serveADFS(w http.ResponseWriter, r *http.Request, route string) {
+	switch {
+	case route == ".well-known/openid-configuration" && r.Method == http.MethodGet:
+		base := s.adfsIssuer(r.Host)
+		writeJSON(w, http.StatusOK, map[string]any{
+			"issuer":                                base,
+			"token_endpoint":                        base + "/oauth2/token",
+			"authorization_endpoint":                base + "/oauth2/authorize",
+			"jwks_uri":                              base + "/discovery/keys",
+			"response_types_supported":              []string{"token"},
+			"grant_types_supported":                 []string{"client_credentials"},
+			"subject_types_supported":               []string{"pairwise"},
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+			"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
+			"access_token_issuer":                   base,
+		})
+	case route == "discovery/keys" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.jwks())
+	case route == "oauth2/token" && r.Method == http.MethodPost:
+		s.serveToken(w, r, s.adfsIssuer(r.Host))
+	case route == "oauth2/authorize":
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_response_type",
 			"Interactive sign-in is not supported: use the client_credentials grant.")
 	default:
@@ -74,7 +135,9 @@ func (s *Service) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) serveToken(w http.ResponseWriter, r *http.Request) {
+// serveToken handles a client-credentials token request and returns a
+// token whose iss claim is issuer.
+func (s *Service) serveToken(w http.ResponseWriter, r *http.Request, issuer string) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The request body is not a valid form: "+err.Error())
@@ -98,7 +161,8 @@ func (s *Service) serveToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	token, exp, err := s.Issue(p, resource, r.Host)
+
+	token, exp, err := s.issue(p, resource, issuer)
 	if err != nil {
 		slog.Error("token request: signing failed", "clientId", p.ClientID, "error", err)
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "The token service failed; see the server log.")

@@ -76,6 +76,16 @@ type claims struct {
 	Version  string `json:"ver"`
 }
 
+// issuedClaims are the claims of a token being issued. Entra ID writes aud
+// as a single string, but golang-jwt writes a one-element array. So this
+// field is encoded in its place: it is shallower than
+// RegisteredClaims.Audience, which stays empty. Verify still parses into
+// claims, whose ClaimStrings accepts both forms.
+type issuedClaims struct {
+	claims
+	Audience string `json:"aud"`
+}
+
 // New loads the token-signing key from the store, creating it on first start.
 func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Now == nil {
@@ -204,27 +214,38 @@ func (s *Service) issuer(host string) string {
 	return s.opts.Scheme + "://" + host + "/" + s.opts.TenantID + "/v2.0"
 }
 
+// adfsIssuer is the issuer of tokens from the ADFS-style endpoints at host.
+func (s *Service) adfsIssuer(host string) string {
+	return s.opts.Scheme + "://" + host + "/adfs"
+}
+
 // Issue returns a signed access token for p with audience resource, issued
 // by the token endpoint at host.
 func (s *Service) Issue(p *Principal, resource, host string) (string, time.Time, error) {
+	return s.issue(p, resource, s.issuer(host))
+}
+
+func (s *Service) issue(p *Principal, resource, issuer string) (string, time.Time, error) {
 	now := s.opts.Now()
 	exp := now.Add(TokenLifetime)
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
 		return "", time.Time{}, err
 	}
-	c := claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    s.issuer(host),
-			Subject:   p.ObjectID,
-			Audience:  jwt.ClaimStrings{resource},
-			ExpiresAt: jwt.NewNumericDate(exp),
-			NotBefore: jwt.NewNumericDate(now),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        base64.RawURLEncoding.EncodeToString(jti),
+	c := issuedClaims{
+		claims: claims{
+			RegisteredClaims: jwt.RegisteredClaims{
+				Issuer:    issuer,
+				Subject:   p.ObjectID,
+				ExpiresAt: jwt.NewNumericDate(exp),
+				NotBefore: jwt.NewNumericDate(now),
+				IssuedAt:  jwt.NewNumericDate(now),
+				ID:        base64.RawURLEncoding.EncodeToString(jti),
+			},
+			TenantID: s.opts.TenantID, ObjectID: p.ObjectID, AppID: p.ClientID, AZP: p.ClientID,
+			IDType: "app", Version: "2.0",
 		},
-		TenantID: s.opts.TenantID, ObjectID: p.ObjectID, AppID: p.ClientID, AZP: p.ClientID,
-		IDType: "app", Version: "2.0",
+		Audience: resource,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
 	t.Header["kid"] = s.keyID
@@ -290,9 +311,11 @@ func (s *Service) Verify(ctx context.Context, token string) (*Caller, error) {
 	return caller, nil
 }
 
+// checkIssuer accepts the issuers of this server's two token endpoints,
+// https://{host}/{tenant}/v2.0 and https://{host}/adfs, on hosts it serves.
 func (s *Service) checkIssuer(iss string) error {
 	u, err := url.Parse(iss)
-	if err != nil || u.Scheme != s.opts.Scheme || u.Path != "/"+s.opts.TenantID+"/v2.0" || !s.opts.HostAllowed(u.Host) {
+	if err != nil || u.Scheme != s.opts.Scheme || (u.Path != "/"+s.opts.TenantID+"/v2.0" && u.Path != "/adfs") || !s.opts.HostAllowed(u.Host) {
 		return fmt.Errorf("%w: issuer %q is not this server", ErrInvalidToken, iss)
 	}
 	return nil
