@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,15 +49,28 @@ const maxResponseBytes = 32 << 20
 type clientOptions struct {
 	credentialsFile string
 	caFile          string
+	profile         string
 	output          string
+	query           string
 }
 
 func (o *clientOptions) addFlags(fs *pflag.FlagSet) {
+	o.addConnectionFlags(fs)
+	fs.StringVar(&o.profile, "profile", "",
+		"profile saved by keyvault login to connect with when neither --credentials nor "+envCredentials+" is set (default: the profile of the last login)")
+	o.addOutputFlags(fs)
+}
+
+func (o *clientOptions) addConnectionFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.credentialsFile, "credentials", defaultCredentialsFile,
 		"credentials.json written by keyvault serve: management endpoint, authority, tenant, subscription, client id and secret (env "+envCredentials+")")
 	fs.StringVar(&o.caFile, "ca-file", "",
 		"PEM file of the CA that issued the server's TLS certificate (default: ca.pem beside the credentials file; env "+envCAFile+")")
+}
+
+func (o *clientOptions) addOutputFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.output, "output", "o", formatJSON, "output format: json, table, tsv or none")
+	fs.StringVar(&o.query, "query", "", "JMESPath query applied to the JSON result before it is printed, as in az (\"[].name\")")
 }
 
 // session is a connection to the management API: the server named in the
@@ -65,10 +79,15 @@ func (o *clientOptions) addFlags(fs *pflag.FlagSet) {
 type session struct {
 	endpoint       *url.URL // management endpoint
 	scope          string   // token scope, managementResource + "/.default"
+	vaultScope     string   // token scope of the vaults, resource + "/.default"
 	authorityHost  string
 	tenantID       string
 	subscriptionID string
 	clientID       string
+
+	// Vaults are at https://{vault}.{dnsSuffix}:{vaultPort}/.
+	dnsSuffix string
+	vaultPort string
 
 	httpClient *http.Client
 	cred       azcore.TokenCredential
@@ -76,18 +95,27 @@ type session struct {
 }
 
 // connect reads the connection settings and signs in lazily: no request is
-// sent until a command calls the server.
+// sent until a command calls the server. The settings come from
+// --credentials, else KEYVAULT_CREDENTIALS, else the profile of --profile or
+// of the last keyvault login, else the default credentials file.
 func (o *clientOptions) connect(cmd *cobra.Command) (*session, error) {
-	p, err := newPrinter(cmd.OutOrStdout(), o.output)
+	t, err := o.resolveTarget(cmd, true)
 	if err != nil {
 		return nil, err
 	}
-	credsPath := o.credentialsFile
-	if f := cmd.Flag("credentials"); f != nil && !f.Changed {
-		if v := os.Getenv(envCredentials); v != "" {
-			credsPath = v
-		}
+	return o.connectTarget(cmd, t)
+}
+
+// connectTarget is connect to the server of t.
+func (o *clientOptions) connectTarget(cmd *cobra.Command, t target) (*session, error) {
+	p, err := newPrinter(cmd.OutOrStdout(), o.output)
+	if err != nil {
+		return nil, usageError{err}
 	}
+	if p.query, err = compileQuery(o.query); err != nil {
+		return nil, usageError{err}
+	}
+	credsPath := t.credentialsFile
 	creds, err := loadCredentials(credsPath)
 	if err != nil {
 		return nil, err
@@ -104,19 +132,67 @@ func (o *clientOptions) connect(cmd *cobra.Command) (*session, error) {
 		return nil, fmt.Errorf("credentials file %s: the client sends tokens only over https, and the server is at %s (started with --plain-http?)", credsPath, creds.ManagementEndpoint)
 	}
 
-	pool, err := o.rootCAs(credsPath)
+	pool, err := o.rootCAs(credsPath, t.caFile)
 	if err != nil {
 		return nil, err
 	}
 	s := &session{
 		endpoint: endpoint, scope: strings.TrimSuffix(creds.ManagementResource, "/") + "/.default",
+		vaultScope:    strings.TrimSuffix(creds.Resource, "/") + "/.default",
 		authorityHost: creds.AuthorityHost, subscriptionID: creds.SubscriptionID, printer: p,
-		httpClient: newHTTPClient(pool, hostPort(endpoint), hostPort(authority)),
+	}
+	s.setVaultHosts(creds, t.profile)
+	r := router{named: []string{hostPort(endpoint), hostPort(authority)}, vaultServer: hostPort(authority),
+		dnsSuffix: s.dnsSuffix, vaultPort: s.vaultPort}
+	if t.profile != nil {
+		r.server, r.vaultServer = t.profile.Server, t.profile.Server
+	}
+	s.httpClient = newRoutedHTTPClient(pool, r.route, r.allowed())
+	if t.profile != nil {
+		creds = t.profile.apply(creds)
 	}
 	if err := s.signIn(creds); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// target is the connection of a client command: a credentials file, a CA
+// file ("" for the default search) and the profile that named them, if any.
+type target struct {
+	credentialsFile string
+	caFile          string
+	profile         *profile
+}
+
+// resolveTarget picks the credentials file: --credentials, else
+// KEYVAULT_CREDENTIALS, else (with useProfile) the profile of --profile or
+// of the last login, else the default file.
+func (o *clientOptions) resolveTarget(cmd *cobra.Command, useProfile bool) (target, error) {
+	explicit := false
+	if f := cmd.Flag("credentials"); f != nil && f.Changed {
+		explicit = true
+	}
+	profileFlag := cmd.Flag("profile")
+	if useProfile && explicit && profileFlag != nil && profileFlag.Changed {
+		return target{}, usageError{errors.New("--profile and --credentials cannot be used together: pass one of them")}
+	}
+	if explicit {
+		return target{credentialsFile: o.credentialsFile}, nil
+	}
+	if v := os.Getenv(envCredentials); v != "" {
+		return target{credentialsFile: v}, nil
+	}
+	if useProfile {
+		p, err := findProfile(o.profile)
+		if err != nil {
+			return target{}, err
+		}
+		if p != nil {
+			return target{credentialsFile: p.CredentialsFile, caFile: p.CAFile, profile: p}, nil
+		}
+	}
+	return target{credentialsFile: o.credentialsFile}, nil
 }
 
 func loadCredentials(path string) (server.CredentialsJSON, error) {
@@ -139,20 +215,12 @@ func loadCredentials(path string) (server.CredentialsJSON, error) {
 	return c, nil
 }
 
-// rootCAs returns the CA pool that verifies the server: --ca-file, else
-// KEYVAULT_CA_FILE, else ca.pem beside the credentials file if it exists,
-// else the system pool.
-func (o *clientOptions) rootCAs(credsPath string) (*x509.CertPool, error) {
-	path := o.caFile
+// rootCAs returns the CA pool that verifies the server, read from the file
+// that caFilePath picks, or nil for the system pool.
+func (o *clientOptions) rootCAs(credsPath, profileCAFile string) (*x509.CertPool, error) {
+	path := o.caFilePath(credsPath, profileCAFile)
 	if path == "" {
-		path = os.Getenv(envCAFile)
-	}
-	if path == "" {
-		beside := filepath.Join(filepath.Dir(credsPath), pki.CAFile)
-		if _, err := os.Stat(beside); err != nil {
-			return nil, nil
-		}
-		path = beside
+		return nil, nil
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -163,6 +231,22 @@ func (o *clientOptions) rootCAs(credsPath string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("CA file %s has no PEM certificate", path)
 	}
 	return pool, nil
+}
+
+// caFilePath returns the CA file that verifies the server: --ca-file, else
+// KEYVAULT_CA_FILE, else the profile's CA file, else ca.pem beside the
+// credentials file if it exists, else "" for the system pool.
+func (o *clientOptions) caFilePath(credsPath, profileCAFile string) string {
+	for _, path := range []string{o.caFile, os.Getenv(envCAFile), profileCAFile} {
+		if path != "" {
+			return path
+		}
+	}
+	beside := filepath.Join(filepath.Dir(credsPath), pki.CAFile)
+	if _, err := os.Stat(beside); err != nil {
+		return ""
+	}
+	return beside
 }
 
 // hostPort returns the host:port that a URL connects to.
@@ -177,19 +261,29 @@ func hostPort(u *url.URL) string {
 // host:port addresses, so a redirect or a token endpoint elsewhere cannot
 // make the CLI send a request to another host. It uses no proxy.
 func newHTTPClient(pool *x509.CertPool, allowed ...string) *http.Client {
+	route := func(addr string) (string, bool) {
+		return addr, slices.Contains(allowed, addr)
+	}
+	return newRoutedHTTPClient(pool, route, allowed)
+}
+
+// newRoutedHTTPClient returns a client that dials the address route returns
+// for each host:port it connects to, and refuses a connection that route
+// rejects. TLS still verifies the host name of the URL, so a vault host
+// name can be dialled at the server's address without a DNS lookup. allowed
+// describes the accepted addresses in the refusal's message. The client
+// uses no proxy.
+func newRoutedHTTPClient(pool *x509.CertPool, route func(addr string) (string, bool), allowed []string) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		addr = strings.ToLower(addr)
-		ok := false
-		for _, a := range allowed {
-			ok = ok || a == addr
-		}
+		to, ok := route(addr)
 		if !ok {
 			return nil, &otherHostError{addr: addr, allowed: allowed}
 		}
-		host, port, err := net.SplitHostPort(addr)
+		host, port, err := net.SplitHostPort(to)
 		if err != nil || host != "localhost" {
-			return dialer.DialContext(ctx, network, addr)
+			return dialer.DialContext(ctx, network, to)
 		}
 		// localhost names the loopback interface, so it is dialled
 		// without a name lookup: IPv4 first, then IPv6.
@@ -208,9 +302,45 @@ func newHTTPClient(pool *x509.CertPool, allowed ...string) *http.Client {
 			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 			ForceAttemptHTTP2:   true,
 			TLSHandshakeTimeout: 10 * time.Second,
+			// secret import and export keep up to 64 requests in flight.
+			MaxIdleConnsPerHost: maxWorkers,
 		},
 		Timeout: time.Minute,
 	}
+}
+
+// router routes the connections of a session. The management endpoint and
+// the authority dial server (or themselves when server is empty), and a
+// vault host {vault}.{dnsSuffix}:{vaultPort} dials vaultServer. Every other
+// address is refused.
+type router struct {
+	named       []string
+	server      string
+	vaultServer string
+	dnsSuffix   string
+	vaultPort   string
+}
+
+func (r router) route(addr string) (string, bool) {
+	if slices.Contains(r.named, addr) {
+		if r.server != "" {
+			return r.server, true
+		}
+		return addr, true
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || r.dnsSuffix == "" || port != r.vaultPort {
+		return "", false
+	}
+	vault, ok := strings.CutSuffix(host, "."+r.dnsSuffix)
+	if !ok || !validVaultName(vault) {
+		return "", false
+	}
+	return r.vaultServer, true
+}
+
+func (r router) allowed() []string {
+	return append(slices.Clone(r.named), "*."+r.dnsSuffix+":"+r.vaultPort)
 }
 
 // otherHostError is the error of a connection to a host that is not the
@@ -268,6 +398,9 @@ func (s *session) signIn(creds server.CredentialsJSON) error {
 			return errors.New("AZURE_CLIENT_ID is set without AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH: set one of them, or unset AZURE_CLIENT_ID to sign in as the administrator")
 		}
 		secret = creds.ClientSecret
+		if secret == "" {
+			return fmt.Errorf("missing client secret for client %s: the credentials file contains the secret of another client, so set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH", s.clientID)
+		}
 	}
 
 	opts := s.clientOptions()
@@ -420,4 +553,155 @@ func explain(err error) error {
 		}
 	}
 	return err
+}
+
+// setVaultHosts sets the DNS suffix and port of vault host names from the
+// credentials file's vault resource (https://{suffix}:{port}), with the
+// profile's DNS suffix, if set, in place of the resource's host. A file
+// without a resource leaves them empty, which only data-plane commands need.
+func (s *session) setVaultHosts(creds server.CredentialsJSON, p *profile) {
+	if u, err := url.Parse(creds.Resource); err == nil && u.Host != "" {
+		s.dnsSuffix = strings.ToLower(u.Hostname())
+		s.vaultPort = u.Port()
+		if s.vaultPort == "" {
+			s.vaultPort = "443"
+		}
+	}
+	if p != nil && p.DNSSuffix != "" {
+		s.dnsSuffix = strings.ToLower(p.DNSSuffix)
+	}
+}
+
+// validVaultName reports whether name can be the first label of a vault
+// host name: letters, digits and hyphens, 1 to 63 characters.
+func validVaultName(name string) bool {
+	if name == "" || len(name) > 63 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// vaultURL returns the data-plane URL of the named vault,
+// https://{vault}.{dnsSuffix}:{port}/.
+func (s *session) vaultURL(vault string) (string, error) {
+	if s.dnsSuffix == "" {
+		return "", errors.New("the credentials file has no resource, so vault host names are unknown: restart keyvault serve to rewrite it")
+	}
+	if !validVaultName(vault) {
+		return "", usageError{fmt.Errorf("invalid --vault-name %q: use letters, digits and hyphens", vault)}
+	}
+	host := strings.ToLower(vault) + "." + s.dnsSuffix
+	if s.vaultPort != "443" {
+		host += ":" + s.vaultPort
+	}
+	return "https://" + host + "/", nil
+}
+
+// objectOptions name one object of a vault, as az does: --vault-name and
+// --name (with --version where it applies), or --id, the object's URL.
+type objectOptions struct {
+	collection string // secrets, keys or certificates
+	vaultName  string
+	name       string
+	id         string
+	version    string
+}
+
+func (o *objectOptions) addFlags(fs *pflag.FlagSet, noun string, withVersion bool) {
+	fs.StringVar(&o.vaultName, "vault-name", "", "name of the vault")
+	fs.StringVarP(&o.name, "name", "n", "", "name of the "+noun)
+	fs.StringVar(&o.id, "id", "", "URL of the "+noun+", in place of --vault-name and --name: https://{vault}.{suffix}:{port}/"+o.collection+"/{name}[/{version}]")
+	if withVersion {
+		fs.StringVar(&o.version, "version", "", "version of the "+noun+" (default: the current version)")
+	}
+}
+
+// objectRef is a resolved object address.
+type objectRef struct {
+	vaultURL string
+	name     string
+	version  string
+}
+
+// resolve returns the object that the flags name. The --id host must be a
+// vault host of the server; its path may name the object or its deleted
+// form (/deleted{collection}/{name}, a recoveryId).
+func (o *objectOptions) resolve(s *session) (objectRef, error) {
+	if o.id == "" {
+		if o.vaultName == "" || o.name == "" {
+			return objectRef{}, usageError{errors.New("pass --vault-name and --name, or --id")}
+		}
+		u, err := s.vaultURL(o.vaultName)
+		return objectRef{vaultURL: u, name: o.name, version: o.version}, err
+	}
+	if o.vaultName != "" || o.name != "" {
+		return objectRef{}, usageError{errors.New("--id names the vault and the object: leave out --vault-name and --name")}
+	}
+
+	// The host must be a vault host of this server.
+	u, err := url.Parse(o.id)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return objectRef{}, usageError{fmt.Errorf("invalid --id %q: want https://{vault}.{suffix}:{port}/%s/{name}", o.id, o.collection)}
+	}
+	vault, ok := strings.CutSuffix(strings.ToLower(u.Hostname()), "."+s.dnsSuffix)
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	if !ok || s.dnsSuffix == "" || !validVaultName(vault) || port != s.vaultPort {
+		return objectRef{}, usageError{fmt.Errorf("--id %s is not on this server: its vaults are at https://{vault}.%s:%s/", o.id, s.dnsSuffix, s.vaultPort)}
+	}
+
+	// The path is /{collection}/{name}[/{version}].
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	collection := strings.ToLower(parts[0])
+	if (collection != o.collection && collection != "deleted"+o.collection) || len(parts) < 2 || len(parts) > 3 || parts[1] == "" {
+		return objectRef{}, usageError{fmt.Errorf("--id %s names no object of %s: want https://{vault}.%s:%s/%s/{name}[/{version}]",
+			o.id, o.collection, s.dnsSuffix, s.vaultPort, o.collection)}
+	}
+	ref := objectRef{vaultURL: "https://" + u.Host + "/", name: parts[1], version: o.version}
+	if len(parts) == 3 {
+		if o.version != "" && o.version != parts[2] {
+			return objectRef{}, usageError{errors.New("--version differs from the version in --id: pass one of them")}
+		}
+		ref.version = parts[2]
+	}
+	return ref, nil
+}
+
+// vaultOptions name a vault, for commands on a whole vault.
+type vaultOptions struct {
+	vaultName string
+}
+
+func (o *vaultOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.vaultName, "vault-name", "", "name of the vault")
+}
+
+// listAll reads every page of pager and returns the items that keep accepts
+// (all when keep is nil), at most max of them when max > 0. The result is
+// never nil, so that an empty list prints as [].
+func listAll[R, T any](ctx context.Context, pager *runtime.Pager[R], items func(R) []T, keep func(T) bool, max int) ([]T, error) {
+	out := []T{}
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, explain(err)
+		}
+		for _, item := range items(page) {
+			if keep != nil && !keep(item) {
+				continue
+			}
+			out = append(out, item)
+			if max > 0 && len(out) == max {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
 }

@@ -13,6 +13,7 @@ with Azure Key Vault, so the Azure SDKs and tools work against it unchanged.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newPrincipalCommand(), newVaultCommand(), newRoleCommand(), newAuditCommand())
+	root.AddCommand(newServeCommand(), newPrincipalCommand(), newVaultCommand(), newRoleCommand(), newAuditCommand(),
+		newLoginCommand(), newSecretCommand(), newKeyCommand(), newCertificateCommand(), newOperatorCommand())
 	return root
 }
