@@ -197,29 +197,19 @@ func (l *Logger) append(r *Record) error {
 		r.Time = l.opts.Now().UTC().Format("2006-01-02T15:04:05.0000000Z")
 	}
 	r.Seq, r.PrevHash = l.seq+1, l.last
-	hash, err := chainHash(r)
+	line, err := encodeRecord(r)
 	if err != nil {
 		return err
 	}
-	r.Hash = hash
-	line, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	line = append(line, '\n')
 	if l.size+int64(len(line)) > l.opts.MaxFileBytes && l.size > 0 && r.Category != CategoryCheckpoint {
 		if err := l.rotate(); err != nil {
 			return err
 		}
 		// The chain goes on, but r now follows the rotation checkpoint.
 		r.Seq, r.PrevHash = l.seq+1, l.last
-		if r.Hash, err = chainHash(r); err != nil {
+		if line, err = encodeRecord(r); err != nil {
 			return err
 		}
-		if line, err = json.Marshal(r); err != nil {
-			return err
-		}
-		line = append(line, '\n')
 	}
 	if _, err := l.file.Write(line); err != nil {
 		// Cut off a partial line so the file stays a sequence of records.
@@ -233,6 +223,28 @@ func (l *Logger) append(r *Record) error {
 		_, _ = l.opts.Stdout.Write(line)
 	}
 	return nil
+}
+
+// encodeRecord sets r.Hash and returns r's line. The JSON that the hash
+// covers differs from the line only in the hash value (for records without a
+// signature), so one encoding serves both: Hash is the last field written,
+// and its empty value is replaced by the hash.
+func encodeRecord(r *Record) ([]byte, error) {
+	c := *r
+	c.Hash, c.Signature = "", ""
+	raw, err := json.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	r.Hash = hashLine(r.PrevHash, raw)
+	const emptyTail = `""}`
+	if r.Signature != "" || !bytes.HasSuffix(raw, []byte(`"hash":`+emptyTail)) {
+		line, err := json.Marshal(r)
+		return append(line, '\n'), err
+	}
+	line := append(raw[:len(raw)-len(emptyTail)], '"')
+	line = append(line, r.Hash...)
+	return append(line, '"', '}', '\n'), nil
 }
 
 // checkpoint writes a record that signs the chain up to the last record.

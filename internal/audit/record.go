@@ -70,11 +70,17 @@ func chainHash(r *Record) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return hashLine(r.PrevHash, raw), nil
+}
+
+// hashLine returns SHA-256 over the previous hash, a NUL byte and a record's
+// JSON encoding with Hash and Signature empty, in hex.
+func hashLine(prev string, raw []byte) string {
 	h := sha256.New()
-	h.Write([]byte(r.PrevHash))
+	h.Write([]byte(prev))
 	h.Write([]byte{0})
 	h.Write(raw)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // checkpointMessage returns the bytes a checkpoint's Ed25519 signature covers.

@@ -63,7 +63,11 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w := &bufferedWriter{header: rw.Header(), status: http.StatusOK}
 	info := s.route(w, r, rec)
 
-	err := rec.Complete(s.audit, w.status, errorMessage(w.body.Bytes()))
+	description := ""
+	if w.status >= http.StatusBadRequest {
+		description = errorMessage(w.body.Bytes())
+	}
+	err := rec.Complete(s.audit, w.status, description)
 	if err != nil {
 		s.metrics.auditFailures.Inc()
 		s.log.Error("audit record could not be written", "requestId", requestID, "operation", rec.Record.OperationName, "error", err)
