@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strings"
@@ -26,11 +27,6 @@ type certificateBundle struct {
 	Attributes         attributesJSON    `json:"attributes"`
 	Tags               map[string]string `json:"tags,omitempty"`
 	Policy             *certs.Policy     `json:"policy,omitempty"`
-}
-
-type certificatePage struct {
-	Value    []certificateBundle `json:"value"`
-	NextLink *string             `json:"nextLink"`
 }
 
 // certificateOperationJSON is CertificateOperation.
@@ -111,23 +107,9 @@ func (h *Handler) routeCertificateAction(w http.ResponseWriter, r *http.Request,
 }
 
 func (h *Handler) routeDeletedCertificates(w http.ResponseWriter, r *http.Request, req *Request, segs []string) {
-	if len(segs) > 0 && segs[len(segs)-1] == "" {
-		segs = segs[:len(segs)-1]
-	}
-	switch {
-	case len(segs) == 0 && r.Method == http.MethodGet:
-		h.listDeletedCertificates(w, r, req)
-	case len(segs) == 1 && r.Method == http.MethodGet:
-		h.getDeletedCertificate(w, r, req, segs[0])
-	case len(segs) == 1 && r.Method == http.MethodDelete:
-		h.purgeDeletedCertificate(w, r, req, segs[0])
-	case len(segs) == 2 && r.Method == http.MethodPost && strings.EqualFold(segs[1], "recover"):
-		h.recoverDeletedCertificate(w, r, req, segs[0])
-	case len(segs) <= 2:
-		methodNotAllowed(w, r)
-	default:
-		pathNotFound(w, r)
-	}
+	routeDeleted(w, r, req, segs, deletedRoutes{
+		list: h.listDeletedCertificates, get: h.getDeletedCertificate, purge: h.purgeDeletedCertificate, recover: h.recoverDeletedCertificate,
+	})
 }
 
 func (h *Handler) certificateJSON(r *http.Request, v *vault.Vault, c *vault.Certificate, full bool) certificateBundle {
@@ -352,65 +334,33 @@ func (h *Handler) listCertificates(w http.ResponseWriter, r *http.Request, req *
 	if !h.allow(w, r, req, authz.CertList, "") {
 		return
 	}
-	max, err := maxResults(r)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	items, next, err := h.Vaults.ListCertificates(r.Context(), req.Vault, r.URL.Query().Get("$skiptoken"), max)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	page := certificatePage{Value: make([]certificateBundle, 0, len(items)), NextLink: nextLink(r, req, "/certificates", next, max)}
-	for _, c := range items {
-		page.Value = append(page.Value, h.certificateJSON(r, req.Vault, c, false))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(w, r, req, "/certificates", func(ctx context.Context, cursor string, max int) ([]*vault.Certificate, string, error) {
+		return h.Vaults.ListCertificates(ctx, req.Vault, cursor, max)
+	}, func(c *vault.Certificate) certificateBundle { return h.certificateJSON(r, req.Vault, c, false) })
 }
 
 func (h *Handler) listCertificateVersions(w http.ResponseWriter, r *http.Request, req *Request, name string) {
 	if !h.allow(w, r, req, authz.CertList, "certificates/"+name) {
 		return
 	}
-	max, err := maxResults(r)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	items, next, err := h.Vaults.ListCertificateVersions(r.Context(), req.Vault, name, r.URL.Query().Get("$skiptoken"), max)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	page := certificatePage{Value: make([]certificateBundle, 0, len(items)), NextLink: nextLink(r, req, "/certificates/"+name+"/versions", next, max)}
-	for _, c := range items {
+	writePage(w, r, req, "/certificates/"+name+"/versions", func(ctx context.Context, cursor string, max int) ([]*vault.Certificate, string, error) {
+		return h.Vaults.ListCertificateVersions(ctx, req.Vault, name, cursor, max)
+	}, func(c *vault.Certificate) certificateBundle {
 		b := h.certificateJSON(r, req.Vault, c, false)
 		b.ID = objectURL(r, "certificates", c.Name, c.Version)
-		page.Value = append(page.Value, b)
-	}
-	writeJSON(w, http.StatusOK, page)
+		return b
+	})
 }
 
 func (h *Handler) listDeletedCertificates(w http.ResponseWriter, r *http.Request, req *Request) {
 	if !h.allow(w, r, req, authz.CertList, "") {
 		return
 	}
-	max, err := maxResults(r)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	items, next, err := h.Vaults.ListDeletedCertificates(r.Context(), req.Vault, r.URL.Query().Get("$skiptoken"), max)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	page := certificatePage{Value: make([]certificateBundle, 0, len(items)), NextLink: nextLink(r, req, "/deletedcertificates", next, max)}
-	for _, d := range items {
-		page.Value = append(page.Value, h.deletedCertificateJSON(r, req.Vault, d, false))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(w, r, req, "/deletedcertificates", func(ctx context.Context, cursor string, max int) ([]*vault.DeletedCertificate, string, error) {
+		return h.Vaults.ListDeletedCertificates(ctx, req.Vault, cursor, max)
+	}, func(d *vault.DeletedCertificate) certificateBundle {
+		return h.deletedCertificateJSON(r, req.Vault, d, false)
+	})
 }
 
 func (h *Handler) getDeletedCertificate(w http.ResponseWriter, r *http.Request, req *Request, name string) {

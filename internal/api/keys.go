@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -29,11 +30,6 @@ type keyItem struct {
 	Attributes         attributesJSON    `json:"attributes"`
 	Tags               map[string]string `json:"tags,omitempty"`
 	Managed            bool              `json:"managed,omitempty"`
-}
-
-type keyPage struct {
-	Value    []keyItem `json:"value"`
-	NextLink *string   `json:"nextLink"`
 }
 
 // createKeyRequest is KeyCreateParameters.
@@ -132,23 +128,9 @@ func (h *Handler) routeKeyAction(w http.ResponseWriter, r *http.Request, req *Re
 }
 
 func (h *Handler) routeDeletedKeys(w http.ResponseWriter, r *http.Request, req *Request, segs []string) {
-	if len(segs) > 0 && segs[len(segs)-1] == "" {
-		segs = segs[:len(segs)-1]
-	}
-	switch {
-	case len(segs) == 0 && r.Method == http.MethodGet:
-		h.listDeletedKeys(w, r, req)
-	case len(segs) == 1 && r.Method == http.MethodGet:
-		h.getDeletedKey(w, r, req, segs[0])
-	case len(segs) == 1 && r.Method == http.MethodDelete:
-		h.purgeDeletedKey(w, r, req, segs[0])
-	case len(segs) == 2 && r.Method == http.MethodPost && strings.EqualFold(segs[1], "recover"):
-		h.recoverDeletedKey(w, r, req, segs[0])
-	case len(segs) <= 2:
-		methodNotAllowed(w, r)
-	default:
-		pathNotFound(w, r)
-	}
+	routeDeleted(w, r, req, segs, deletedRoutes{
+		list: h.listDeletedKeys, get: h.getDeletedKey, purge: h.purgeDeletedKey, recover: h.recoverDeletedKey,
+	})
 }
 
 func kid(r *http.Request, k *vault.Key) string {
@@ -288,66 +270,34 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, req *Request)
 	if !h.allow(w, r, req, authz.KeyList, "") {
 		return
 	}
-	max, err := maxResults(r)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	items, next, err := h.Vaults.ListKeys(r.Context(), req.Vault, r.URL.Query().Get("$skiptoken"), max)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	page := keyPage{Value: make([]keyItem, 0, len(items)), NextLink: nextLink(r, req, "/keys", next, max)}
-	for _, k := range items {
-		page.Value = append(page.Value, keyItemJSON(r, req.Vault, k, false))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(w, r, req, "/keys", func(ctx context.Context, cursor string, max int) ([]*vault.Key, string, error) {
+		return h.Vaults.ListKeys(ctx, req.Vault, cursor, max)
+	}, func(k *vault.Key) keyItem { return keyItemJSON(r, req.Vault, k, false) })
 }
 
 func (h *Handler) listKeyVersions(w http.ResponseWriter, r *http.Request, req *Request, name string) {
 	if !h.allow(w, r, req, authz.KeyList, "keys/"+name) {
 		return
 	}
-	max, err := maxResults(r)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	items, next, err := h.Vaults.ListKeyVersions(r.Context(), req.Vault, name, r.URL.Query().Get("$skiptoken"), max)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	page := keyPage{Value: make([]keyItem, 0, len(items)), NextLink: nextLink(r, req, "/keys/"+name+"/versions", next, max)}
-	for _, k := range items {
-		page.Value = append(page.Value, keyItemJSON(r, req.Vault, k, true))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(w, r, req, "/keys/"+name+"/versions", func(ctx context.Context, cursor string, max int) ([]*vault.Key, string, error) {
+		return h.Vaults.ListKeyVersions(ctx, req.Vault, name, cursor, max)
+	}, func(k *vault.Key) keyItem { return keyItemJSON(r, req.Vault, k, true) })
 }
 
 func (h *Handler) listDeletedKeys(w http.ResponseWriter, r *http.Request, req *Request) {
 	if !h.allow(w, r, req, authz.KeyList, "") {
 		return
 	}
-	max, err := maxResults(r)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	items, next, err := h.Vaults.ListDeletedKeys(r.Context(), req.Vault, r.URL.Query().Get("$skiptoken"), max)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	page := keyPage{Value: make([]keyItem, 0, len(items)), NextLink: nextLink(r, req, "/deletedkeys", next, max)}
-	for _, d := range items {
-		it := keyItemJSON(r, req.Vault, &d.Key, false)
-		it.RecoveryID = objectURL(r, "deletedkeys", d.Name)
-		it.DeletedDate, it.ScheduledPurgeDate = d.DeletedDate, d.ScheduledPurgeDate
-		page.Value = append(page.Value, it)
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(w, r, req, "/deletedkeys", func(ctx context.Context, cursor string, max int) ([]*vault.DeletedKey, string, error) {
+		return h.Vaults.ListDeletedKeys(ctx, req.Vault, cursor, max)
+	}, func(d *vault.DeletedKey) keyItem { return deletedKeyItemJSON(r, req.Vault, d) })
+}
+
+func deletedKeyItemJSON(r *http.Request, v *vault.Vault, d *vault.DeletedKey) keyItem {
+	it := keyItemJSON(r, v, &d.Key, false)
+	it.RecoveryID = objectURL(r, "deletedkeys", d.Name)
+	it.DeletedDate, it.ScheduledPurgeDate = d.DeletedDate, d.ScheduledPurgeDate
+	return it
 }
 
 func (h *Handler) getDeletedKey(w http.ResponseWriter, r *http.Request, req *Request, name string) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strings"
@@ -62,23 +63,9 @@ func (h *Handler) routeSecrets(w http.ResponseWriter, r *http.Request, req *Requ
 // routeDeletedSecrets routes /deletedsecrets/... (segs excludes the
 // collection).
 func (h *Handler) routeDeletedSecrets(w http.ResponseWriter, r *http.Request, req *Request, segs []string) {
-	if len(segs) > 0 && segs[len(segs)-1] == "" {
-		segs = segs[:len(segs)-1]
-	}
-	switch {
-	case len(segs) == 0 && r.Method == http.MethodGet:
-		h.listDeletedSecrets(w, r, req)
-	case len(segs) == 1 && r.Method == http.MethodGet:
-		h.getDeletedSecret(w, r, req, segs[0])
-	case len(segs) == 1 && r.Method == http.MethodDelete:
-		h.purgeDeletedSecret(w, r, req, segs[0])
-	case len(segs) == 2 && r.Method == http.MethodPost && strings.EqualFold(segs[1], "recover"):
-		h.recoverDeletedSecret(w, r, req, segs[0])
-	case len(segs) <= 2:
-		methodNotAllowed(w, r)
-	default:
-		pathNotFound(w, r)
-	}
+	routeDeleted(w, r, req, segs, deletedRoutes{
+		list: h.listDeletedSecrets, get: h.getDeletedSecret, purge: h.purgeDeletedSecret, recover: h.recoverDeletedSecret,
+	})
 }
 
 // secretJSON renders a secret version. The value is included when
@@ -224,63 +211,27 @@ func (h *Handler) listSecrets(w http.ResponseWriter, r *http.Request, req *Reque
 	if !h.allow(w, r, req, authz.SecretList, "") {
 		return
 	}
-	max, err := maxResults(r)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	items, next, err := h.Vaults.ListSecrets(r.Context(), req.Vault, r.URL.Query().Get("$skiptoken"), max)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	page := secretPage{Value: make([]secretBundle, 0, len(items)), NextLink: nextLink(r, req, "/secrets", next, max)}
-	for _, s := range items {
-		page.Value = append(page.Value, secretJSON(r, req.Vault, s, false, false, false))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(w, r, req, "/secrets", func(ctx context.Context, cursor string, max int) ([]*vault.Secret, string, error) {
+		return h.Vaults.ListSecrets(ctx, req.Vault, cursor, max)
+	}, func(s *vault.Secret) secretBundle { return secretJSON(r, req.Vault, s, false, false, false) })
 }
 
 func (h *Handler) listSecretVersions(w http.ResponseWriter, r *http.Request, req *Request, name string) {
 	if !h.allow(w, r, req, authz.SecretList, "secrets/"+name) {
 		return
 	}
-	max, err := maxResults(r)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	items, next, err := h.Vaults.ListSecretVersions(r.Context(), req.Vault, name, r.URL.Query().Get("$skiptoken"), max)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	page := secretPage{Value: make([]secretBundle, 0, len(items)), NextLink: nextLink(r, req, "/secrets/"+name+"/versions", next, max)}
-	for _, s := range items {
-		page.Value = append(page.Value, secretJSON(r, req.Vault, s, false, true, false))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(w, r, req, "/secrets/"+name+"/versions", func(ctx context.Context, cursor string, max int) ([]*vault.Secret, string, error) {
+		return h.Vaults.ListSecretVersions(ctx, req.Vault, name, cursor, max)
+	}, func(s *vault.Secret) secretBundle { return secretJSON(r, req.Vault, s, false, true, false) })
 }
 
 func (h *Handler) listDeletedSecrets(w http.ResponseWriter, r *http.Request, req *Request) {
 	if !h.allow(w, r, req, authz.SecretList, "") {
 		return
 	}
-	max, err := maxResults(r)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	items, next, err := h.Vaults.ListDeletedSecrets(r.Context(), req.Vault, r.URL.Query().Get("$skiptoken"), max)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	page := secretPage{Value: make([]secretBundle, 0, len(items)), NextLink: nextLink(r, req, "/deletedsecrets", next, max)}
-	for _, d := range items {
-		page.Value = append(page.Value, deletedSecretJSON(r, req.Vault, d, true))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(w, r, req, "/deletedsecrets", func(ctx context.Context, cursor string, max int) ([]*vault.DeletedSecret, string, error) {
+		return h.Vaults.ListDeletedSecrets(ctx, req.Vault, cursor, max)
+	}, func(d *vault.DeletedSecret) secretBundle { return deletedSecretJSON(r, req.Vault, d, true) })
 }
 
 func (h *Handler) getDeletedSecret(w http.ResponseWriter, r *http.Request, req *Request, name string) {

@@ -32,11 +32,6 @@ type secretBundle struct {
 	Managed            bool              `json:"managed,omitempty"`
 }
 
-type secretPage struct {
-	Value    []secretBundle `json:"value"`
-	NextLink *string        `json:"nextLink"`
-}
-
 // setSecretRequest is SecretSetParameters. Fields are pointers so that a
 // missing value can be told from an empty one.
 type setSecretRequest struct {
