@@ -84,7 +84,7 @@ func readEd25519PublicKey(path string) (ed25519.PublicKey, error) {
 	}
 	block, _ := pem.Decode(raw)
 	if block == nil {
-		return nil, fmt.Errorf("%s holds no PEM public key", path)
+		return nil, fmt.Errorf("%s contains no PEM public key", path)
 	}
 	key, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {

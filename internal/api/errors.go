@@ -49,14 +49,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		WriteErrorDetail(w, kindStatus[e.Kind], detail)
 	case errors.Is(err, audit.ErrUnavailable):
-		slog.ErrorContext(r.Context(), "request refused: the audit log cannot record it", "method", r.Method, "path", r.URL.Path, "error", err)
+		slog.ErrorContext(r.Context(), "request rejected: the audit log failed to record it", "method", r.Method, "path", r.URL.Path, "error", err)
 		WriteErrorDetail(w, http.StatusServiceUnavailable, ErrorDetail{Code: "ServiceUnavailable",
 			Message: "The request was refused because the audit log cannot record it. Try again later; the server log has the cause."})
 	case errors.As(err, &tooLarge):
 		WriteErrorDetail(w, http.StatusRequestEntityTooLarge, ErrorDetail{Code: "RequestBodyTooLarge",
 			Message: "The request body is larger than the limit of " + strconv.FormatInt(tooLarge.Limit, 10) + " bytes."})
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		// The client went away; nobody reads the answer.
+		// The client closed the connection, so the response is not read.
 		WriteErrorDetail(w, 499, ErrorDetail{Code: "ClientClosedRequest", Message: "The client closed the request."})
 	default:
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)

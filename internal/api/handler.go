@@ -36,13 +36,13 @@ type Handler struct {
 	// Authz checks every operation's permission; nil allows everything,
 	// for tests of the API alone.
 	Authz *authz.Service
-	// OnCrypto, if set, is told of every key operation performed.
+	// OnCrypto, if set, is called for every key operation performed.
 	OnCrypto func(operation, algorithm string)
 }
 
-// allow checks that the caller may perform op on the object at objectPath
-// (such as "secrets/s1"; empty for vault-wide operations), and writes the
-// 403 response when not.
+// allow checks that the caller may perform op on the object at objectPath,
+// such as "secrets/s1" (empty for vault-wide operations). When the caller may
+// not, it writes the 403 response and returns false.
 func (h *Handler) allow(w http.ResponseWriter, r *http.Request, req *Request, op authz.Operation, objectPath string) bool {
 	if h.Authz == nil {
 		return true

@@ -7,7 +7,7 @@ import (
 
 // OperationName returns the audit operation name of a data-plane request,
 // as Azure's AuditEvent records name it (SecretGet, KeySign, ...), and the
-// status it answers with on success. segs are the path segments, starting
+// status of its success response. segs are the path segments, starting
 // with the collection.
 func OperationName(method string, segs []string) (string, int) {
 	if len(segs) > 0 && segs[len(segs)-1] == "" {

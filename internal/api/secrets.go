@@ -148,7 +148,7 @@ func (h *Handler) getSecret(w http.ResponseWriter, r *http.Request, req *Request
 
 // convertCertificateSecret rewrites the value of a certificate's secret in
 // the format outContentType names, as GetSecret's outContentType parameter
-// asks: PKCS #12 can become PEM.
+// requests. PKCS #12 can become PEM.
 func convertCertificateSecret(s *vault.Secret, outContentType string) error {
 	if outContentType != certs.ContentTypePEM && outContentType != certs.ContentTypePKCS12 {
 		return badRequest("outContentType must be " + certs.ContentTypePEM + " or " + certs.ContentTypePKCS12 + ".")

@@ -33,7 +33,7 @@ type secretBundle struct {
 }
 
 // setSecretRequest is SecretSetParameters. Fields are pointers so that a
-// missing value can be told from an empty one.
+// missing value can be distinguished from an empty one.
 type setSecretRequest struct {
 	Value       *string            `json:"value"`
 	ContentType *string            `json:"contentType"`

@@ -1,8 +1,8 @@
-// Package authz decides whether a caller may perform an operation: on the
-// data plane through a vault's access policies or, for vaults that use it,
-// Azure role-based access control (role assignments of built-in roles at
-// subscription, resource group, vault or object scope); on the management
-// plane through role assignments of control-plane roles. The administrator
+// Package authz decides whether a caller may perform an operation. On the
+// data plane it checks a vault's access policies or, for vaults that use it,
+// Azure role-based access control: role assignments of built-in roles at
+// subscription, resource group, vault or object scope. On the management
+// plane it checks role assignments of control-plane roles. The administrator
 // may do everything.
 package authz
 

@@ -8,11 +8,11 @@ import (
 
 // Permission lists of the portal's access-policy templates. The management
 // templates follow Terraform's copy of the portal lists (terraform-provider-
-// azurerm, key_vault_access_policy_data_source.go); the certificate list adds
+// azurerm, key_vault_access_policy_data_source.go). The certificate list adds
 // recover, backup and restore, which the current portal groups with the
 // certificate management operations.
 //
-// NOTE: the portal's own lists are not published; these are the closest
+// NOTE: the portal's own lists are not published. These are the closest
 // public copy, and newer portals may also tick the rotation-policy
 // permissions.
 var (

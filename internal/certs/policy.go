@@ -123,11 +123,12 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 func boolPtr(b bool) *bool { return &b }
 
-// WithDefaults returns a copy of p with Azure's defaults for missing fields:
-// an exportable RSA-2048 key that is not reused, PKCS #12 secrets, 12 months
-// of validity, digitalSignature and keyEncipherment key usage, the Self
-// issuer, and an AutoRenew action at 80% of the lifetime (EmailContacts for
-// issuers other than Self, which cannot renew by themselves).
+// WithDefaults returns a copy of p with Azure's defaults for missing fields.
+// The defaults are an exportable RSA-2048 key that is not reused, PKCS #12
+// secrets, 12 months of validity, digitalSignature and keyEncipherment key
+// usage, and the Self issuer. The lifetime action is AutoRenew at 80% of the
+// lifetime, or EmailContacts for issuers other than Self, which cannot renew
+// by themselves.
 func WithDefaults(p *Policy) *Policy {
 	out := Policy{}
 	if p != nil {

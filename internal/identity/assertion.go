@@ -53,9 +53,9 @@ func (c *replayCache) firstUse(jti string, exp, now time.Time) bool {
 
 // verifyAssertion checks a client assertion, a JWT signed with the private
 // key of one of the principal's certificates, as MSAL's certificate
-// credential sends it: the certificate is named by its SHA-1 (x5t) or SHA-256
-// (x5t#S256) thumbprint or sent whole (x5c); iss and sub are the client id;
-// aud is this token endpoint. It returns the principal.
+// credential sends it. The header names the certificate by its SHA-1 (x5t)
+// or SHA-256 (x5t#S256) thumbprint or sends it whole (x5c). iss and sub are
+// the client id, and aud is this token endpoint. It returns the principal.
 func (s *Service) verifyAssertion(ctx context.Context, clientID, assertion string) (*Principal, error) {
 	now := s.opts.Now()
 	var p *Principal

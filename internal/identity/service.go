@@ -40,7 +40,7 @@ type Options struct {
 	// 401 challenges name.
 	Resources []string
 	// HostAllowed reports whether a host (with port) is one this server
-	// answers to. Token issuers are accepted only for such hosts.
+	// serves. Token issuers are accepted only for such hosts.
 	HostAllowed func(host string) bool
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time

@@ -1,8 +1,9 @@
-// Package mgmt serves KeyVault's management API: the Azure Resource Manager
-// shape of Microsoft.KeyVault/vaults (create, update, delete, list, access
-// policies, deleted vaults, name availability), Microsoft.Authorization role
-// assignments and role definitions, the subscription list that tools read,
-// and KeyVault's own principal administration under /keyvault/principals.
+// Package mgmt serves KeyVault's management API. It offers the Azure Resource
+// Manager shape of Microsoft.KeyVault/vaults (create, update, delete, list,
+// access policies, deleted vaults, name availability), Microsoft.Authorization
+// role assignments and role definitions, and the subscription list that tools
+// read. It also serves KeyVault's own principal administration under
+// /keyvault/principals.
 package mgmt
 
 import (

@@ -33,7 +33,7 @@ const (
 
 const (
 	caLifetime     = 10 * 365 * 24 * time.Hour
-	serverLifetime = 397 * 24 * time.Hour // the longest that browsers accept
+	serverLifetime = 397 * 24 * time.Hour // the maximum lifetime browsers accept
 	renewBefore    = 30 * 24 * time.Hour
 )
 

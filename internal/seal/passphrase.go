@@ -31,8 +31,8 @@ const minPassphraseLen = 12
 var ErrWrongPassphrase = errors.New("seal: wrong passphrase")
 
 // PassphraseParams are the stored parameters of a passphrase root key: the
-// Argon2id salt and costs, the key id and a check value that tells a wrong
-// passphrase from the right one before any data key is tried. None of them is
+// Argon2id salt and costs, the key id and a check value that distinguishes a
+// wrong passphrase from the right one before any data key is tried. None of them is
 // secret, but the check value lets whoever reads it test guesses offline at
 // Argon2id's cost, as the wrapped data keys in the store already do.
 type PassphraseParams struct {

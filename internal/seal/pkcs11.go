@@ -26,8 +26,8 @@ type PKCS11Token struct {
 }
 
 // OpenPKCS11 loads the module of cfg, finds the token by label and logs in
-// with the PIN. Its errors name the module or token and say what to check;
-// none of them has changed anything on the token.
+// with the PIN. Its errors name the module or token and what to check.
+// None of them has changed anything on the token.
 func OpenPKCS11(cfg PKCS11Config) (*PKCS11Token, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func OpenPKCS11(cfg PKCS11Config) (*PKCS11Token, error) {
 }
 
 // pkcs11OpenError turns the errors of crypto11.Configure into messages that
-// say what to fix.
+// name what to fix.
 func pkcs11OpenError(cfg PKCS11Config, err error) error {
 	var code pkcs11.Error
 	if errors.As(err, &code) {

@@ -114,8 +114,8 @@ func NewFileRootKey(raw []byte) (*FileRootKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The id is a truncated hash under a domain-separation label: it tells
-	// keys apart without giving anything usable about the key.
+	// The id is a truncated hash under a domain-separation label: it
+	// distinguishes keys without revealing anything usable about the key.
 	sum := sha256.Sum256(append([]byte("keyvault root key id\x00"), raw...))
 	return &FileRootKey{id: "file:" + hex.EncodeToString(sum[:8]), aead: aead}, nil
 }

@@ -38,8 +38,8 @@ const maxReencryptPasses = 5
 type SealedBucket struct {
 	Name string
 	// Locate returns the keyring scope and the additional authenticated
-	// data of the record stored under key; ok is false for keys that hold
-	// no sealed record.
+	// data of the record stored under key. ok is false for keys that
+	// contain no sealed record.
 	Locate func(key []byte) (scope string, aad []byte, ok bool)
 }
 
@@ -269,7 +269,7 @@ type ReencryptOptions struct {
 // returns nil at once when no rotation is running. Each batch commits the
 // re-encrypted records together with the new cursor, so a crash loses no
 // progress beyond the batch in flight. A record changed by a request while
-// its batch ran is left to the next pass; a record that does not open is
+// its batch ran is left to the next pass. A record that does not open is
 // counted as skipped and left as it is.
 func (k *Keyring) Reencrypt(ctx context.Context, buckets []SealedBucket, opts ReencryptOptions) error {
 	if opts.BatchSize <= 0 {

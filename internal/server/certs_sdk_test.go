@@ -440,7 +440,7 @@ func TestCertsCreateDefaults(t *testing.T) {
 	if op.Issuer["name"] != "Self" {
 		t.Errorf("operation issuer = %v, want name Self", op.Issuer)
 	}
-	// Azure answers a create with inProgress and no target, even when the
+	// Azure responds to a create with inProgress and no target, even when the
 	// certificate is ready by the first poll (see the Pending subtest).
 	if op.Status != "inProgress" || op.Target != "" {
 		t.Errorf("operation status %q target %q, want inProgress and no target", op.Status, op.Target)

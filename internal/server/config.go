@@ -44,10 +44,11 @@ type Config struct {
 	// (purge dates, rotation, nbf/exp checks) forward for tests.
 	TestClock bool
 
-	// Audit settings: the directory of the audit files (empty means
-	// DataDir/audit), a copy of every record on standard output, the size at
-	// which the current file rotates, and fail-open mode, which serves
-	// requests the audit log cannot record instead of refusing them.
+	// Audit settings. AuditDir is the directory of the audit files (empty
+	// means DataDir/audit). AuditStdout copies every record to standard
+	// output, and AuditMaxFileBytes is the size at which the current file
+	// rotates. AuditFailOpen serves requests the audit log cannot record
+	// instead of rejecting them.
 	AuditDir          string
 	AuditStdout       bool
 	AuditMaxFileBytes int64
