@@ -1,70 +1,100 @@
 package vault
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keyvault/keyvault/internal/keys"
+	"github.com/keyvault/keyvault/internal/storage"
 )
 
-// DefaultKeyCacheSize is the number of parsed key versions a Service keeps
-// in memory by default.
+// DefaultKeyCacheSize is the number of key versions a Service keeps ready
+// for operations in memory by default.
 const DefaultKeyCacheSize = 1024
 
-// keyCache keeps the parsed private material of recently used key versions.
-// A version's material never changes, so entries need no invalidation for
-// correctness. They are dropped when the key is deleted or purged, so that
-// material does not outlive its key in memory.
+// keyCache keeps what a key operation needs of recently used key versions:
+// the parsed private material and the attributes that decide whether the
+// operation is allowed. It saves each operation a store read, an unseal and
+// two JSON decodings, and the parse of the material: building an RSA-2048
+// private key from its stored form costs about a sixth of a signature even
+// with the CRT parameters stored.
 //
-// Parsing is worth caching: building an RSA-2048 private key from its stored
-// form costs about a sixth of a signature even with the CRT parameters
-// stored, and checking it fully costs more than the signature.
+// A version's material never changes, but its attributes do (update,
+// delete, recover, purge, a certificate's changes). Every entry therefore
+// carries the count of key writes (keyWrites.n) read before the store was,
+// and it is used only while that count is unchanged. Entries are dropped
+// when their key is deleted or purged, so that material does not outlive
+// its key in memory.
 type keyCache struct {
 	mu      sync.RWMutex
 	max     int
-	entries map[string]*keys.Key
+	entries map[string]*keyEntry
+}
+
+// keyEntry is one cached key version, addressed by its version or, for the
+// versionless path, by "" (the latest version when it was read).
+type keyEntry struct {
+	writes   uint64 // keyWrites.n before the version was read
+	version  string
+	meta     keyMeta // JWK left out: material holds it parsed
+	material *keys.Key
 }
 
 func cacheKey(vaultID, lname, version string) string {
 	return vaultID + "\x00" + lname + "\x00" + version
 }
 
-// material returns the parsed key of a version, building it on a cache miss
-// with load from rawJWK (a JWK made by PrivateJWK).
-func (c *keyCache) material(vaultID, lname, version string, rawJWK json.RawMessage, load func(*keys.JSONWebKey) (*keys.Key, error)) (*keys.Key, error) {
-	id := cacheKey(vaultID, lname, version)
+// get returns the entry of id if it was read at write count writes.
+func (c *keyCache) get(id string, writes uint64) *keyEntry {
 	c.mu.RLock()
-	k := c.entries[id]
+	e := c.entries[id]
 	c.mu.RUnlock()
-	if k != nil {
-		return k, nil
+	if e == nil || e.writes != writes {
+		return nil
 	}
-	var jwk keys.JSONWebKey
-	if err := json.Unmarshal(rawJWK, &jwk); err != nil {
-		return nil, err
+	return e
+}
+
+// materialOf returns the cached parsed material of a version, whatever
+// write count it was read at, since material never changes.
+func (c *keyCache) materialOf(id, version string) *keys.Key {
+	c.mu.RLock()
+	e := c.entries[id]
+	c.mu.RUnlock()
+	if e == nil || e.version != version {
+		return nil
 	}
-	k, err := load(&jwk)
-	if err != nil {
-		return nil, err
-	}
-	if c.max <= 0 {
-		return k, nil
-	}
+	return e.material
+}
+
+func (c *keyCache) put(id string, e *keyEntry) {
 	c.mu.Lock()
-	if c.entries == nil || len(c.entries) >= c.max {
-		// Starting over is simpler than LRU bookkeeping and costs one parse
-		// per key in use.
-		c.entries = make(map[string]*keys.Key)
+	defer c.mu.Unlock()
+	if c.max <= 0 {
+		return
 	}
-	c.entries[id] = k
-	c.mu.Unlock()
-	return k, nil
+	if c.entries == nil || len(c.entries) >= c.max {
+		// Starting over is simpler than LRU bookkeeping and costs one read
+		// per key in use.
+		c.entries = make(map[string]*keyEntry)
+	}
+	c.entries[id] = e
 }
 
 // forget drops every cached version of a key.
 func (c *keyCache) forget(vaultID, lname string) {
-	prefix := vaultID + "\x00" + lname + "\x00"
+	c.forgetPrefix(vaultID + "\x00" + lname + "\x00")
+}
+
+// forgetVault drops every cached key of a vault.
+func (c *keyCache) forgetVault(vaultID string) {
+	c.forgetPrefix(vaultID + "\x00")
+}
+
+func (c *keyCache) forgetPrefix(prefix string) {
 	c.mu.Lock()
 	for id := range c.entries {
 		if strings.HasPrefix(id, prefix) {
@@ -74,8 +104,8 @@ func (c *keyCache) forget(vaultID, lname string) {
 	c.mu.Unlock()
 }
 
-// SetKeyCacheSize sets how many parsed key versions stay in memory; 0 parses
-// the stored key for every operation.
+// SetKeyCacheSize sets how many key versions stay in memory; 0 reads and
+// parses the stored key for every operation.
 func (s *Service) SetKeyCacheSize(n int) {
 	s.keyMaterial.mu.Lock()
 	s.keyMaterial.max = n
@@ -83,14 +113,84 @@ func (s *Service) SetKeyCacheSize(n int) {
 	s.keyMaterial.mu.Unlock()
 }
 
-// forgetVault drops every cached key of a vault.
-func (c *keyCache) forgetVault(vaultID string) {
-	prefix := vaultID + "\x00"
-	c.mu.Lock()
-	for id := range c.entries {
-		if strings.HasPrefix(id, prefix) {
-			delete(c.entries, id)
+// operationKey returns a key version ready for an operation: from the cache
+// while no key was written since it was read, else from the store.
+func (s *Service) operationKey(ctx context.Context, v *Vault, name, version string) (*keyEntry, error) {
+	lname, lversion := lower(name), lower(version)
+	id := cacheKey(v.ID(), lname, lversion)
+	writes := s.keyWrites.n.Load() // before the store is read; see keyCache
+	if e := s.keyMaterial.get(id, writes); e != nil {
+		return e, nil
+	}
+	obj, err := s.readVersion(ctx, v, keyKind, name, version)
+	if err != nil {
+		return nil, err
+	}
+	var d keyMeta
+	if err := json.Unmarshal(obj.Content, &d); err != nil {
+		return nil, storedKeyError(obj, err)
+	}
+	material := s.keyMaterial.materialOf(id, obj.Version)
+	if material == nil {
+		var jwk keys.JSONWebKey
+		if err := json.Unmarshal(d.JWK, &jwk); err != nil {
+			return nil, storedKeyError(obj, err)
+		}
+		if material, err = s.loadMaterial(&jwk, d.HSM); err != nil {
+			return nil, storedKeyError(obj, err)
 		}
 	}
-	c.mu.Unlock()
+	d.JWK = nil
+	e := &keyEntry{writes: writes, version: obj.Version, meta: d, material: material}
+	s.keyMaterial.put(id, e)
+	return e, nil
+}
+
+// keyWrites counts the committed write transactions that changed a bucket
+// of keys. Update adds one after the commit, so a reader that loads the
+// count before reading the store and finds it unchanged later knows that
+// what it read is still current.
+type keyWrites struct {
+	n atomic.Uint64
+}
+
+// writeCountingStore is the Service's store: it passes everything through
+// and counts the writes to keys.
+type writeCountingStore struct {
+	storage.Store
+	writes *keyWrites
+}
+
+func (w writeCountingStore) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	var touched atomic.Bool // fn may run more than once (group commit)
+	err := w.Store.Update(ctx, func(tx storage.Tx) error {
+		return fn(countingTx{Tx: tx, touched: &touched})
+	})
+	if touched.Load() {
+		w.writes.n.Add(1)
+	}
+	return err
+}
+
+// countingTx notes whether a transaction wrote to a bucket of keys.
+type countingTx struct {
+	storage.Tx
+	touched *atomic.Bool
+}
+
+func (t countingTx) Put(bucket string, key, value []byte) error {
+	t.note(bucket)
+	return t.Tx.Put(bucket, key, value)
+}
+
+func (t countingTx) Delete(bucket string, key []byte) error {
+	t.note(bucket)
+	return t.Tx.Delete(bucket, key)
+}
+
+func (t countingTx) note(bucket string) {
+	switch bucket {
+	case keyKind.heads, keyKind.versions, keyKind.deleted:
+		t.touched.Store(true)
+	}
 }

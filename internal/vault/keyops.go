@@ -51,25 +51,16 @@ func timeBound(op string) bool {
 // KeyOperation runs op (encrypt, decrypt, wrapKey, unwrapKey, sign or verify)
 // with a version of the key name (the latest when version is empty).
 func (s *Service) KeyOperation(ctx context.Context, v *Vault, name, version, op string, p OpParams) (*OpResult, error) {
-	obj, err := s.readVersion(ctx, v, keyKind, name, version)
+	key, err := s.operationKey(ctx, v, name, version)
 	if err != nil {
 		return nil, err
 	}
-	var d keyMeta
-	if err := json.Unmarshal(obj.Content, &d); err != nil {
-		return nil, fmt.Errorf("stored key %s/%s: %w", obj.Name, obj.Version, err)
-	}
-	if err := s.checkOperation(&d, op); err != nil {
+	if err := s.checkOperation(&key.meta, op); err != nil {
 		return nil, err
 	}
-	material, err := s.keyMaterial.material(v.ID(), lower(name), obj.Version, d.JWK, func(jwk *keys.JSONWebKey) (*keys.Key, error) {
-		return s.loadMaterial(jwk, d.HSM)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("stored key %s/%s: %w", obj.Name, obj.Version, err)
-	}
+	material := key.material
 
-	res := &OpResult{Version: obj.Version}
+	res := &OpResult{Version: key.version}
 	switch op {
 	case OpEncrypt, OpDecrypt:
 		cp := keys.CipherParams{Alg: p.Alg, Value: p.Value, IV: p.IV, AAD: p.AAD, Tag: p.Tag}
@@ -108,6 +99,10 @@ type keyMeta struct {
 	NotBefore *int64          `json:"nbf,omitempty"`
 	Expires   *int64          `json:"exp,omitempty"`
 	HSM       string          `json:"hsm,omitempty"`
+}
+
+func storedKeyError(obj *object, err error) error {
+	return fmt.Errorf("stored key %s/%s: %w", obj.Name, obj.Version, err)
 }
 
 func (s *Service) checkOperation(d *keyMeta, op string) error {

@@ -119,6 +119,7 @@ type Service struct {
 	jobs sync.Mutex
 
 	keyMaterial keyCache
+	keyWrites   keyWrites
 
 	// HSM, if set, generates -HSM key types inside a hardware security
 	// module and runs their private operations there.
@@ -143,8 +144,10 @@ type Service struct {
 
 // NewService returns a Service that keeps its data in store, sealed by keys.
 func NewService(store storage.Store, keys *seal.Keyring) *Service {
-	return &Service{store: store, keys: keys, Now: time.Now, keyMaterial: keyCache{max: DefaultKeyCacheSize},
+	s := &Service{keys: keys, Now: time.Now, keyMaterial: keyCache{max: DefaultKeyCacheSize},
 		Log: slog.New(slog.DiscardHandler)}
+	s.store = writeCountingStore{Store: store, writes: &s.keyWrites}
+	return s
 }
 
 // GetVault returns the vault named name (without regard to case).
