@@ -28,6 +28,9 @@ const (
 	rotatedSuffix = ".jsonl"
 )
 
+// timeLayout is the layout of a record's time, as Azure writes it.
+const timeLayout = "2006-01-02T15:04:05.0000000Z"
+
 // ErrUnavailable is returned when no sink could record an event.
 var ErrUnavailable = errors.New("audit: no sink could record the event")
 
@@ -152,9 +155,17 @@ func Files(dir string) ([]string, error) {
 // stable storage (fsync) before Append returns. On error nothing of r is
 // left in the file.
 func (l *Logger) Append(r *Record, durable bool) error {
+	if r.Time == "" {
+		r.Time = l.opts.Now().UTC().Format(timeLayout)
+	}
+	// Everything but the chain is encoded before the lock is taken.
+	var body []byte
+	if r.Signature == "" {
+		body = appendBody(make([]byte, 0, 1024), r)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.append(r); err != nil {
+	if err := l.append(r, body); err != nil {
 		l.failures.Add(1)
 		return err
 	}
@@ -189,15 +200,25 @@ func (l *Logger) sync() error {
 	return nil
 }
 
-func (l *Logger) append(r *Record) error {
+// append chains r to the log and writes it. body is r's encoding from
+// appendBody, or nil to encode r here.
+func (l *Logger) append(r *Record, body []byte) error {
 	if l.file == nil {
 		return fmt.Errorf("%w: the audit log is closed", ErrUnavailable)
 	}
 	if r.Time == "" {
-		r.Time = l.opts.Now().UTC().Format("2006-01-02T15:04:05.0000000Z")
+		r.Time = l.opts.Now().UTC().Format(timeLayout)
 	}
-	r.Seq, r.PrevHash = l.seq+1, l.last
-	line, err := encodeRecord(r)
+	encode := func() ([]byte, error) {
+		r.Seq, r.PrevHash = l.seq+1, l.last
+		if body == nil {
+			return encodeRecord(r)
+		}
+		line, hash := chainLine(body, r.Seq, r.PrevHash)
+		r.Hash = hash
+		return line, nil
+	}
+	line, err := encode()
 	if err != nil {
 		return err
 	}
@@ -206,8 +227,7 @@ func (l *Logger) append(r *Record) error {
 			return err
 		}
 		// The chain goes on, but r now follows the rotation checkpoint.
-		r.Seq, r.PrevHash = l.seq+1, l.last
-		if line, err = encodeRecord(r); err != nil {
+		if line, err = encode(); err != nil {
 			return err
 		}
 	}
@@ -256,7 +276,7 @@ func (l *Logger) checkpoint() error {
 	sig := ed25519.Sign(l.opts.Key, checkpointMessage(l.seq, l.last))
 	r := &Record{OperationName: "AuditCheckpoint", Category: CategoryCheckpoint,
 		Signature: base64.StdEncoding.EncodeToString(sig)}
-	if err := l.append(r); err != nil {
+	if err := l.append(r, nil); err != nil {
 		return err
 	}
 	l.sinceCheckpoint = 0
