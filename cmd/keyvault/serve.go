@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -48,6 +49,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long a shutdown waits for requests in flight")
 	fs.DurationVar(&c.PurgeInterval, "purge-interval", d.PurgeInterval, "how often the time-driven jobs run: purge of deleted objects past their retention, policy-driven key rotation")
 	fs.BoolVar(&c.TestClock, "test-clock", false, "enable POST /_test/clock, with which the administrator moves object time forward (for tests only)")
+	fs.BoolVar(&c.AccessLog, "access-log", false, "log one line per request at level info (the audit log records every request in any case)")
 	fs.StringVar(&c.AuditDir, "audit-dir", "", "directory of the audit files (default DATA_DIR/audit)")
 	fs.BoolVar(&c.AuditStdout, "audit-stdout", false, "also write every audit record to standard output")
 	fs.Int64Var(&c.AuditMaxFileBytes, "audit-max-file-bytes", d.AuditMaxFileBytes, "size in bytes at which the current audit file is rotated")
@@ -154,6 +156,9 @@ func (o *serveOptions) logger() (*slog.Logger, error) {
 	return nil, fmt.Errorf("log-format %q: use text or json", o.logFormat)
 }
 
+// serveGCPercent is the server's GOGC unless the environment sets one.
+const serveGCPercent = 400
+
 func (o *serveOptions) run(ctx context.Context) error {
 	log, err := o.logger()
 	if err != nil {
@@ -165,6 +170,13 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+
+	// The live heap is small (a few MB) and every request allocates, so
+	// Go's default GOGC of 100 collects very often. GOGC in the
+	// environment wins over this.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 
 	c := o.cfg
 	if err := readSealSecrets(&c); err != nil {

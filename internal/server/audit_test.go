@@ -713,7 +713,7 @@ type audStep struct {
 }
 
 func TestAuditNoSecretsInLogs(t *testing.T) {
-	s := audStart(t, "", func(c *server.Config) { c.TestClock = true })
+	s := audStart(t, "", func(c *server.Config) { c.TestClock, c.AccessLog = true, true })
 	in := s.in
 	c := newAudClient(in)
 	planted := &audPlanted{values: map[string][]byte{}}

@@ -44,6 +44,10 @@ type Config struct {
 	// (purge dates, rotation, nbf/exp checks) forward for tests.
 	TestClock bool
 
+	// AccessLog logs one line per request (method, path, status, duration,
+	// caller) at level info. The audit log records every request anyway.
+	AccessLog bool
+
 	// Audit settings. AuditDir is the directory of the audit files (empty
 	// means DataDir/audit). AuditStdout copies every record to standard
 	// output, and AuditMaxFileBytes is the size at which the current file

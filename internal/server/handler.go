@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -81,15 +82,24 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 	duration := time.Since(start)
 	s.metrics.observe(rec.Record.OperationName, w.status, duration)
-	attrs := []any{"requestId", requestID, "method", r.Method, "path", r.URL.Path, "status", w.status,
-		"durationMs", float64(duration.Microseconds()) / 1000, "host", r.Host, "operation", rec.Record.OperationName}
+	if s.cfg.AccessLog {
+		s.logRequest(r, requestID, w.status, duration, rec.Record.OperationName, info)
+	}
+}
+
+// logRequest writes the access log line of a request.
+func (s *Server) logRequest(r *http.Request, requestID string, status int, duration time.Duration, operation string, info routeInfo) {
+	attrs := []slog.Attr{slog.String("requestId", requestID), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Int("status", status),
+		slog.Float64("durationMs", float64(duration.Microseconds())/1000), slog.String("host", r.Host),
+		slog.String("operation", operation)}
 	if info.vault != "" {
-		attrs = append(attrs, "vault", info.vault)
+		attrs = append(attrs, slog.String("vault", info.vault))
 	}
 	if info.caller != nil {
-		attrs = append(attrs, "objectId", info.caller.ObjectID, "appId", info.caller.ApplicationID)
+		attrs = append(attrs, slog.String("objectId", info.caller.ObjectID), slog.String("appId", info.caller.ApplicationID))
 	}
-	s.log.Info("request", attrs...)
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
 
 // routeInfo holds the vault and caller that routing found, for the access log.
