@@ -75,6 +75,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, body = http.StatusInternalServerError, []byte(`{"error":{"code":"InternalServerError","message":"response encoding failed"}}`)
 	}
+	writeBody(w, status, body)
+}
+
+// writeBody writes a JSON response body that is already encoded.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -101,13 +101,27 @@ func pathNotFound(w http.ResponseWriter, r *http.Request) {
 // decodeBody reads a JSON object from the request body into v. Unknown
 // fields are ignored, as Azure ignores them.
 func decodeBody(r *http.Request, v any) error {
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return badRequest("The request body is missing: this operation needs a JSON object.")
+	return decodeJSON(body, v)
+}
+
+// readBody reads the request body, which must not be empty.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
 	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil, badRequest("The request body is missing: this operation needs a JSON object.")
+	}
+	return body, nil
+}
+
+// decodeJSON decodes a request body into v.
+func decodeJSON(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {

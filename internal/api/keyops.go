@@ -60,10 +60,18 @@ func (h *Handler) keyOperation(w http.ResponseWriter, r *http.Request, req *Requ
 	if !h.allow(w, r, req, operationPermissions[op], "keys/"+name) {
 		return
 	}
-	var body keyOperationRequest
-	if err := decodeBody(r, &body); err != nil {
+	raw, err := readBody(r)
+	if err != nil {
 		WriteError(w, r, err)
 		return
+	}
+	body, ok := parseKeyOperation(raw)
+	if !ok {
+		body = keyOperationRequest{}
+		if err := decodeJSON(raw, &body); err != nil {
+			WriteError(w, r, err)
+			return
+		}
 	}
 	if body.Alg == "" {
 		WriteError(w, r, badRequest("The request body must have 'alg', the algorithm of the operation."))
@@ -89,10 +97,7 @@ func (h *Handler) keyOperation(w http.ResponseWriter, r *http.Request, req *Requ
 	out := keyOperationResult{
 		Kid: objectURL(r, "keys", name, res.Version), Value: res.Value, IV: res.IV, Tag: res.Tag, AAD: res.AAD,
 	}
-	if out.Value == nil {
-		out.Value = keys.Base64URL{}
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeBody(w, http.StatusOK, appendKeyOperationResult(make([]byte, 0, 512), &out))
 }
 
 // rotationPolicyJSON is KeyRotationPolicy on the wire.

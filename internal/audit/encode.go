@@ -1,9 +1,10 @@
 package audit
 
 import (
-	"encoding/json"
 	"slices"
 	"strconv"
+
+	"github.com/keyvault/keyvault/internal/jsonenc"
 )
 
 // Records are written on every request, so they are encoded by hand instead
@@ -94,22 +95,8 @@ func appendField(b []byte, name, value string) []byte {
 	return appendString(b, value)
 }
 
-// appendString appends s as a JSON string. Printable ASCII other than the
-// characters encoding/json escapes is copied; any other string is left to
-// encoding/json, which escapes control characters, HTML characters, invalid
-// UTF-8 and U+2028/U+2029 in its own way.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			quoted, _ := json.Marshal(s) // a string always encodes
-			return append(b, quoted...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte { return jsonenc.AppendString(b, s) }
 
 // appendChain appends the chain fields and the closing brace to body, with
 // hash as the hash's value.
