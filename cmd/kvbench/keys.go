@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -99,37 +100,90 @@ type keyOperationResponse struct {
 	Tag   string `json:"tag"`
 }
 
-// runKeyPhase creates the phase's key, checks one operation with it, runs
-// the measured load on its versioned operation URL and, with -direct, the
-// same operation on the Go crypto library in this process.
-func (b *bench) runKeyPhase(ctx context.Context, name string) (*phaseResult, error) {
+// runKeyPhase creates the phase's key and checks one operation with it.
+// Then, for each of -rounds rounds, it runs the measured load on the key's
+// versioned operation URL and, with -direct, the same operation on the Go
+// crypto library. Rounds alternate the two, so that a machine whose speed
+// drifts (other virtual machines on the same host) affects both sides of
+// each round alike.
+func (b *bench) runKeyPhase(ctx context.Context, name string) ([]*phaseResult, error) {
 	setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
 	target, err := b.createKeyTarget(setupCtx, name)
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("phase %s: %w", name, err)
 	}
-	res, err := b.measure(ctx, name, target.operate(b), b.opts.warmup, b.opts.duration, b.opts.requests, b.opts.perfPrefix)
-	if err != nil {
-		return nil, err
+	var results []*phaseResult
+	for round := 1; round <= b.opts.rounds; round++ {
+		perfPrefix := b.opts.perfPrefix
+		if perfPrefix != "" && b.opts.rounds > 1 {
+			perfPrefix += fmt.Sprintf("-round%d", round)
+		}
+		res, err := b.measure(ctx, name, target.operate(b), b.opts.warmup, b.opts.duration, b.opts.requests, perfPrefix)
+		if err != nil {
+			return nil, err
+		}
+		res.Kid = target.kid
+		res.SignaturesVerified = target.verified.Load()
+		if b.opts.rounds > 1 {
+			res.Round, res.Rounds = round, b.opts.rounds
+		}
+		results = append(results, res)
+		if !b.opts.direct {
+			continue
+		}
+		var direct *directResult
+		if len(b.opts.serverCPUs) > 0 {
+			direct, err = b.runDirectPinned(ctx, name)
+		} else {
+			direct, err = runDirect(ctx, name, b.srv.cmd.Process.Pid, b.opts.warmup, b.opts.duration)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("phase %s, direct run: %w", name, err)
+		}
+		if direct.Throughput > 0 {
+			direct.APIToDirect = res.Throughput / direct.Throughput
+		}
+		if res.ServerCPUPerRequest > 0 {
+			direct.CPUToServer = direct.CPUPerOperation / res.ServerCPUPerRequest
+		}
+		res.Direct = direct
 	}
-	res.Kid = target.kid
-	res.SignaturesVerified = target.verified.Load()
-	if !b.opts.direct {
-		return res, nil
+	return results, nil
+}
+
+// writeRatioSummary prints the API/direct ratios of a key phase's rounds
+// and their medians.
+func writeRatioSummary(w io.Writer, results []*phaseResult) {
+	var throughput, cpu []float64
+	for _, r := range results {
+		if r.Direct != nil {
+			throughput = append(throughput, r.Direct.APIToDirect)
+			cpu = append(cpu, r.Direct.CPUToServer)
+		}
 	}
-	direct, err := b.runDirect(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("phase %s, direct run: %w", name, err)
+	if len(throughput) < 2 {
+		return
 	}
-	if direct.Throughput > 0 {
-		direct.APIToDirect = res.Throughput / direct.Throughput
+	list := func(v []float64) string {
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = fmt.Sprintf("%.3g", x)
+		}
+		return strings.Join(parts, " ")
 	}
-	if res.ServerCPUPerRequest > 0 {
-		direct.CPUToServer = direct.CPUPerOperation / res.ServerCPUPerRequest
+	fmt.Fprintf(w, "%s: API/direct over %d rounds: throughput %s (median %.3g); CPU %s (median %.3g)\n",
+		results[0].Phase, len(throughput), list(throughput), median(throughput), list(cpu), median(cpu))
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
 	}
-	res.Direct = direct
-	return res, nil
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // createKeyTarget creates the key kvbench-PHASE (a new version if it
@@ -411,7 +465,7 @@ func newDirectOperations(phase string) (func() directOperation, error) {
 // GOMAXPROCS goroutines: -warmup unmeasured, then -duration measured. The
 // window ends when every goroutine has finished its last operation, as in
 // measure.
-func (b *bench) runDirect(ctx context.Context, phase string) (*directResult, error) {
+func runDirect(ctx context.Context, phase string, serverPID int, warmup, duration time.Duration) (*directResult, error) {
 	newOp, err := newDirectOperations(phase)
 	if err != nil {
 		return nil, err
@@ -452,17 +506,17 @@ func (b *bench) runDirect(ctx context.Context, phase string) (*directResult, err
 	}
 
 	select {
-	case <-time.After(b.opts.warmup):
+	case <-time.After(warmup):
 	case <-ctx.Done():
 	case <-allDone:
 	}
-	before, err := sampleCPU(b.srv.cmd.Process.Pid)
+	before, err := sampleCPU(serverPID)
 	if err != nil {
 		stop()
 		return nil, err
 	}
 	state.Store(stateMeasure)
-	timer := time.NewTimer(b.opts.duration)
+	timer := time.NewTimer(duration)
 	select {
 	case <-timer.C:
 	case <-ctx.Done():
@@ -470,7 +524,7 @@ func (b *bench) runDirect(ctx context.Context, phase string) (*directResult, err
 	}
 	timer.Stop()
 	stop()
-	after, err := sampleCPU(b.srv.cmd.Process.Pid)
+	after, err := sampleCPU(serverPID)
 	if err != nil {
 		return nil, err
 	}

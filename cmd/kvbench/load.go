@@ -143,8 +143,9 @@ type workerStats struct {
 	written   []string        // names of secrets written successfully
 }
 
-// runPhase runs one phase (set, get or a key phase) and returns its figures.
-func (b *bench) runPhase(ctx context.Context, phase string) (*phaseResult, error) {
+// runPhase runs one phase (set, get or a key phase) and returns its figures:
+// one result, or one per round for a key phase with -rounds.
+func (b *bench) runPhase(ctx context.Context, phase string) ([]*phaseResult, error) {
 	var op operation
 	switch phase {
 	case "set":
@@ -162,7 +163,11 @@ func (b *bench) runPhase(ctx context.Context, phase string) (*phaseResult, error
 		}
 		return nil, fmt.Errorf("unknown phase %q", phase)
 	}
-	return b.measure(ctx, phase, op, b.opts.warmup, b.opts.duration, b.opts.requests, b.opts.perfPrefix)
+	res, err := b.measure(ctx, phase, op, b.opts.warmup, b.opts.duration, b.opts.requests, b.opts.perfPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return []*phaseResult{res}, nil
 }
 
 // prefill writes -prefill secrets without measuring, for a get phase that

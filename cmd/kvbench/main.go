@@ -64,6 +64,14 @@ type options struct {
 	parentDir  string
 	perfPrefix string
 	direct     bool
+	rounds     int
+	serverCPUs []int
+	clientCPUs []int
+
+	// Set in the child kvbench that runs the direct operations on the
+	// server's CPUs.
+	directChild     string
+	directServerPID int
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -82,8 +90,27 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.direct, "direct", true, "after each key phase, run its operation on the Go crypto library in GOMAXPROCS goroutines for -duration, with the server idle")
 	fs.StringVar(&o.perfPrefix, "perf-record", "", "record a perf CPU profile of the server during each measured window into `PREFIX`-PHASE.data (needs perf)")
 
+	fs.IntVar(&o.rounds, "rounds", 1, "measured windows of each key phase, each followed by its direct run, and the median ratio printed at the end")
+	serverCPUs := fs.String("server-cpus", "", "run the server, and the direct operations, on these CPUs only (a `list` such as 0 or 0-1); GOMAXPROCS follows")
+	clientCPUs := fs.String("client-cpus", "", "run kvbench's load on these CPUs only (a `list`); use CPUs other than -server-cpus to keep the two apart")
+	fs.StringVar(&o.directChild, "direct-child", "", "internal: run only the direct operations of this `phase` and print them as JSON")
+	fs.IntVar(&o.directServerPID, "direct-server-pid", 0, "internal: the server `pid` whose CPU a -direct-child run reports")
+
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	var err error
+	if o.serverCPUs, err = parseCPUList(*serverCPUs); err != nil {
+		return nil, fmt.Errorf("-server-cpus: %w", err)
+	}
+	if o.clientCPUs, err = parseCPUList(*clientCPUs); err != nil {
+		return nil, fmt.Errorf("-client-cpus: %w", err)
+	}
+	if o.directChild != "" {
+		if !isKeyPhase(o.directChild) || o.directServerPID <= 0 {
+			return nil, fmt.Errorf("-direct-child needs a key phase and -direct-server-pid")
+		}
+		return o, nil
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: kvbench takes flags only", fs.Arg(0))
@@ -97,6 +124,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.warmup < 0 || o.warmup > 10*time.Minute {
 		return nil, fmt.Errorf("-warmup must be from 0 to 10m, got %s", o.warmup)
+	}
+	if o.rounds < 1 || o.rounds > 100 {
+		return nil, fmt.Errorf("-rounds must be from 1 to 100, got %d", o.rounds)
 	}
 	if o.requests < 0 || o.prefill < 1 {
 		return nil, fmt.Errorf("-requests must not be negative and -prefill must be at least 1")
@@ -121,6 +151,15 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if o.directChild != "" {
+		err := runDirectChild(ctx, o)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kvbench -direct-child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	failed, err := run(ctx, o)
 	stop()
 	if err != nil {
@@ -145,13 +184,18 @@ func run(ctx context.Context, o *options) (failed bool, err error) {
 		defer os.RemoveAll(dir)
 	}
 
+	if len(o.clientCPUs) > 0 {
+		if err := pinSelf(o.clientCPUs); err != nil {
+			return false, err
+		}
+	}
 	bin := o.serverBin
 	if bin == "" {
 		if bin, err = buildServer(ctx, dir); err != nil {
 			return false, err
 		}
 	}
-	srv, err := startServer(ctx, bin, dir)
+	srv, err := startServer(ctx, bin, dir, o.serverCPUs)
 	if err != nil {
 		return false, err
 	}
@@ -176,26 +220,38 @@ func run(ctx context.Context, o *options) (failed bool, err error) {
 	}
 	fmt.Fprintf(info, "kvbench: server pid %d at %s, %s, %d CPUs, GOMAXPROCS %d, CPU clock %d ticks/s\n",
 		srv.cmd.Process.Pid, srv.vaultURL, runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), clockTicks)
+	serverOn, err := allowedCPUs(srv.cmd.Process.Pid)
+	if err != nil {
+		return false, err
+	}
+	selfOn, err := allowedCPUs(os.Getpid())
+	if err != nil {
+		return false, err
+	}
+	fmt.Fprintf(info, "kvbench: server on CPUs %s, kvbench on CPUs %s\n", serverOn, selfOn)
 
 	b := &bench{opts: o, srv: srv, token: token}
 	for _, phase := range o.phases {
-		res, err := b.runPhase(ctx, phase)
+		results, err := b.runPhase(ctx, phase)
 		if err != nil {
 			return true, err
 		}
-		if o.jsonOutput {
-			err = res.writeJSON(os.Stdout)
-		} else {
-			res.writeText(os.Stdout)
+		for _, res := range results {
+			if o.jsonOutput {
+				err = res.writeJSON(os.Stdout)
+			} else {
+				res.writeText(os.Stdout)
+			}
+			if err != nil {
+				return true, err
+			}
+			res.writeRedials(os.Stderr)
+			if res.Errors > 0 {
+				failed = true
+				res.writeErrorSamples(os.Stderr)
+			}
 		}
-		if err != nil {
-			return true, err
-		}
-		res.writeRedials(os.Stderr)
-		if res.Errors > 0 {
-			failed = true
-			res.writeErrorSamples(os.Stderr)
-		}
+		writeRatioSummary(info, results)
 		if ctx.Err() != nil {
 			return true, fmt.Errorf("interrupted: %w", ctx.Err())
 		}

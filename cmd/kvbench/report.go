@@ -12,6 +12,8 @@ import (
 // phaseResult is the figures of one phase's measured window.
 type phaseResult struct {
 	Phase             string    `json:"phase"`
+	Round             int       `json:"round,omitempty"` // 1 to Rounds, with -rounds above 1
+	Rounds            int       `json:"rounds,omitempty"`
 	Connections       int       `json:"connections"`
 	ConnectionsOpened int64     `json:"connectionsOpened"`
 	WarmupSeconds     float64   `json:"warmupSeconds"`
@@ -110,8 +112,12 @@ func cores(cpu, window time.Duration) float64 {
 }
 
 func (r *phaseResult) writeText(w io.Writer) {
+	name := r.Phase
+	if r.Rounds > 1 {
+		name = fmt.Sprintf("%s (round %d of %d)", r.Phase, r.Round, r.Rounds)
+	}
 	fmt.Fprintf(w, "%s: %d connections (%d opened), %.2f s measured after %.1f s of warm-up\n",
-		r.Phase, r.Connections, r.ConnectionsOpened, r.Seconds, r.WarmupSeconds)
+		name, r.Connections, r.ConnectionsOpened, r.Seconds, r.WarmupSeconds)
 	fmt.Fprintf(w, "  requests    %d succeeded, %d failed\n", r.Requests, r.Errors)
 	fmt.Fprintf(w, "  throughput  %.0f req/s\n", r.Throughput)
 	fmt.Fprintf(w, "  latency     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",

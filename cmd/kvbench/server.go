@@ -74,7 +74,7 @@ func buildServer(ctx context.Context, dir string) (string, error) {
 // startServer runs `bin serve` on a new data directory under dir and port 0
 // of 127.0.0.1, with its log (access log included) in dir/server.log, and
 // waits until /healthz returns 200.
-func startServer(ctx context.Context, bin, dir string) (*serverProcess, error) {
+func startServer(ctx context.Context, bin, dir string, cpus []int) (*serverProcess, error) {
 	dataDir := filepath.Join(dir, "data")
 	s := &serverProcess{logPath: filepath.Join(dir, "server.log"), exited: make(chan struct{})}
 	logFile, err := os.Create(s.logPath)
@@ -90,7 +90,7 @@ func startServer(ctx context.Context, bin, dir string) (*serverProcess, error) {
 	// server, so that kvbench stops it in order. The parent-death signal
 	// stops the server if kvbench dies first.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := s.cmd.Start(); err != nil {
+	if err := startPinned(s.cmd, cpus); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	go func() {
