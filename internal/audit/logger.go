@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,16 +46,36 @@ type Options struct {
 }
 
 // Logger appends records to the audit files. It is safe for concurrent use.
+//
+// Records of concurrent requests are written together: a record is chained
+// and added to a pending batch under mu, and its Append returns once a
+// write(2) has taken the batch that holds it. One goroutine at a time
+// writes a batch, outside mu, while others add to the next one.
 type Logger struct {
 	opts Options
 
 	mu              sync.Mutex
+	written         sync.Cond // signalled, with mu, when a batch write ends
 	file            *os.File
-	size            int64
-	seq             uint64
-	last            string // hash of the last record written
+	size            int64  // bytes written to the current file
+	seq             uint64 // the last record chained, pending or written
+	last            string // hash of record seq
 	sinceCheckpoint int
 	dirty           bool // written since the last fsync
+
+	pending   []byte // lines chained but not yet written, in order
+	spare     []byte // the buffer of the last batch, for reuse
+	writing   bool   // a goroutine is writing a batch without holding mu
+	wroteSeq  uint64 // the last record written to the file
+	wroteHash string // hash of record wroteSeq
+
+	// A failed batch write starts a new epoch: the records of the batch,
+	// and the pending ones chained after them, are dropped and the chain
+	// goes on from the last record written. epochEnds[e] is the last
+	// record written in epoch e, and writeErr the last write error.
+	epoch     int
+	epochEnds []uint64
+	writeErr  error
 
 	failures atomic.Uint64
 }
@@ -74,6 +95,7 @@ func Open(opts Options) (*Logger, error) {
 		return nil, fmt.Errorf("audit directory: %w", err)
 	}
 	l := &Logger{opts: opts}
+	l.written.L = &l.mu
 	if err := l.resume(); err != nil {
 		return nil, err
 	}
@@ -104,6 +126,7 @@ func (l *Logger) resume() error {
 		}
 		if r != nil {
 			l.seq, l.last = r.Seq, r.Hash
+			l.wroteSeq, l.wroteHash = r.Seq, r.Hash
 			return nil
 		}
 	}
@@ -175,16 +198,115 @@ func (l *Logger) Append(r *Record, durable bool) error {
 			return err
 		}
 	}
+	if err := l.awaitWritten(l.epoch, l.seq); err != nil {
+		l.failures.Add(1)
+		return err
+	}
 	if durable {
 		return l.sync()
 	}
 	return nil
 }
 
+// awaitWritten returns once record seq of epoch is in the file, writing the
+// pending batch itself when no other goroutine is writing one. It returns
+// an error if the record was dropped by a failed write. l.mu is held, and
+// released while waiting and writing.
+func (l *Logger) awaitWritten(epoch int, seq uint64) error {
+	yielded := false
+	for {
+		if epoch != l.epoch {
+			if seq <= l.epochEnds[epoch] {
+				return nil
+			}
+			return fmt.Errorf("%w: %v", ErrUnavailable, l.writeErr)
+		}
+		if l.wroteSeq >= seq {
+			return nil
+		}
+		if l.file == nil {
+			return fmt.Errorf("%w: the audit log is closed", ErrUnavailable)
+		}
+		if l.writing {
+			l.written.Wait()
+			continue
+		}
+		if !yielded {
+			// Let requests that are ready to run add their records first,
+			// so that one write takes several. With one CPU they would
+			// otherwise never run before this goroutine writes.
+			yielded = true
+			l.mu.Unlock()
+			runtime.Gosched()
+			l.mu.Lock()
+			continue
+		}
+		l.writeBatch(true)
+	}
+}
+
+// drain writes every pending line while holding l.mu throughout, after any
+// batch another goroutine is writing. Rotation and Close use it, so that no
+// write to the file can start before they are done with it.
+func (l *Logger) drain() error {
+	for l.writing {
+		l.written.Wait()
+	}
+	epoch := l.epoch
+	l.writeBatch(false)
+	if l.epoch != epoch {
+		return fmt.Errorf("%w: %v", ErrUnavailable, l.writeErr)
+	}
+	return nil
+}
+
+// writeBatch writes the pending lines in one write(2), releasing l.mu
+// during the write when unlock is set. On failure it cuts the file back to
+// the last record written and starts a new epoch.
+func (l *Logger) writeBatch(unlock bool) {
+	if len(l.pending) == 0 || l.file == nil {
+		return
+	}
+	batch, end, endHash := l.pending, l.seq, l.last
+	file, size := l.file, l.size
+	l.pending, l.writing = l.spare[:0], true
+	if unlock {
+		l.mu.Unlock()
+	}
+	_, err := file.Write(batch)
+	if err != nil {
+		// Cut off a partial batch so the file stays a sequence of records.
+		_ = file.Truncate(size)
+	} else if l.opts.Stdout != nil {
+		_, _ = l.opts.Stdout.Write(batch)
+	}
+	if unlock {
+		l.mu.Lock()
+	}
+	l.writing = false
+	if err == nil {
+		l.size += int64(len(batch))
+		l.wroteSeq, l.wroteHash, l.dirty = end, endHash, true
+	} else {
+		// The pending records chain on the lost ones, so they go too.
+		l.writeErr = err
+		l.epochEnds = append(l.epochEnds, l.wroteSeq)
+		l.epoch++
+		l.pending = l.pending[:0]
+		l.seq, l.last = l.wroteSeq, l.wroteHash
+	}
+	l.spare = batch[:0]
+	l.written.Broadcast()
+}
+
 // Sync makes every record appended so far durable.
 func (l *Logger) Sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := l.drain(); err != nil {
+		l.failures.Add(1)
+		return err
+	}
 	return l.sync()
 }
 
@@ -200,8 +322,8 @@ func (l *Logger) sync() error {
 	return nil
 }
 
-// append chains r to the log and writes it. body is r's encoding from
-// appendBody, or nil to encode r here.
+// append chains r to the log and adds its line to the pending batch. body
+// is r's encoding from appendBody, or nil to encode r here.
 func (l *Logger) append(r *Record, body []byte) error {
 	if l.file == nil {
 		return fmt.Errorf("%w: the audit log is closed", ErrUnavailable)
@@ -222,7 +344,8 @@ func (l *Logger) append(r *Record, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if l.size+int64(len(line)) > l.opts.MaxFileBytes && l.size > 0 && r.Category != CategoryCheckpoint {
+	used := l.size + int64(len(l.pending))
+	if used+int64(len(line)) > l.opts.MaxFileBytes && used > 0 && r.Category != CategoryCheckpoint {
 		if err := l.rotate(); err != nil {
 			return err
 		}
@@ -231,17 +354,9 @@ func (l *Logger) append(r *Record, body []byte) error {
 			return err
 		}
 	}
-	if _, err := l.file.Write(line); err != nil {
-		// Cut off a partial line so the file stays a sequence of records.
-		_ = l.file.Truncate(l.size)
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	l.size += int64(len(line))
-	l.seq, l.last, l.dirty = r.Seq, r.Hash, true
+	l.pending = append(l.pending, line...)
+	l.seq, l.last = r.Seq, r.Hash
 	l.sinceCheckpoint++
-	if l.opts.Stdout != nil {
-		_, _ = l.opts.Stdout.Write(line)
-	}
 	return nil
 }
 
@@ -286,7 +401,13 @@ func (l *Logger) checkpoint() error {
 // rotate checkpoints and closes the current file, renames it to the next
 // number and starts a new current file.
 func (l *Logger) rotate() error {
+	if err := l.drain(); err != nil {
+		return err
+	}
 	if err := l.checkpoint(); err != nil {
+		return err
+	}
+	if err := l.drain(); err != nil {
 		return err
 	}
 	if err := l.file.Sync(); err != nil {
@@ -341,7 +462,13 @@ func (l *Logger) Close() error {
 	if l.file == nil {
 		return nil
 	}
-	err := l.checkpoint()
+	err := l.drain()
+	if err == nil {
+		err = l.checkpoint()
+	}
+	if err == nil {
+		err = l.drain()
+	}
 	err = errors.Join(err, l.sync(), l.file.Close())
 	l.file = nil
 	return err
