@@ -157,6 +157,8 @@ func (b *bench) runPhase(ctx context.Context, phase string) ([]*phaseResult, err
 			}
 		}
 		op = b.getSecretOp()
+	case "healthz":
+		op = b.healthz
 	default:
 		if isKeyPhase(phase) {
 			return b.runKeyPhase(ctx, phase)
@@ -336,6 +338,24 @@ func (b *bench) getSecretOp() operation {
 		}
 		return "", b.send(c, req, name)
 	}
+}
+
+// healthz reads /healthz, which the server answers before any
+// authentication, audit or store access: its cost is the floor of every
+// request, HTTPS and the server's routing.
+func (b *bench) healthz(ctx context.Context, c *http.Client) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.srv.vaultURL+"/healthz", nil)
+	if err != nil {
+		return "", err
+	}
+	body, err := b.do(c, req)
+	if err != nil {
+		return "", err
+	}
+	if string(body) != "ok\n" {
+		return "", fmt.Errorf("GET /healthz: body %q, want \"ok\\n\"", body)
+	}
+	return "", nil
 }
 
 // send sends req with the access token and checks that the response is 200

@@ -13,6 +13,7 @@
 //
 //	set          PUT /secrets/{guid}?api-version=7.4 with {"value": guid}
 //	get          GET /secrets/{name}/?api-version=7.4 of names written before, in random order
+//	healthz      GET /healthz: no authentication, audit or store, the floor of every request
 //	sign-rsa     POST /keys/kvbench-sign-rsa/{version}/sign, RS256 of a random 32-byte digest
 //	sign-ec      POST /keys/kvbench-sign-ec/{version}/sign, ES256 of a random 32-byte digest
 //	encrypt-aes  POST /keys/kvbench-encrypt-aes/{version}/encrypt, A256GCM of 32 random bytes
@@ -81,7 +82,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each phase (also the time limit when -requests is set)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "time each phase runs before measuring starts; its requests are left out of the figures")
 	fs.IntVar(&o.requests, "requests", 0, "end each phase's measured window after this many requests (0: run for -duration)")
-	phases := fs.String("phases", "set,get", "comma-separated phases to run in order: set, get, sign-rsa, sign-ec, encrypt-aes")
+	phases := fs.String("phases", "set,get", "comma-separated phases to run in order: set, get, healthz, sign-rsa, sign-ec, encrypt-aes")
 	fs.StringVar(&o.serverBin, "server-bin", "", "keyvault binary `file` to run (default: go build ./cmd/keyvault into the temporary directory)")
 	fs.BoolVar(&o.jsonOutput, "json", false, "print one JSON object per phase on standard output instead of text")
 	fs.IntVar(&o.prefill, "prefill", 1000, "secrets to write, unmeasured, before a get phase that has no set phase before it")
@@ -133,8 +134,8 @@ func parseFlags(args []string) (*options, error) {
 	}
 	for _, p := range strings.Split(*phases, ",") {
 		p = strings.TrimSpace(p)
-		if p != "set" && p != "get" && !isKeyPhase(p) {
-			return nil, fmt.Errorf("-phases: unknown phase %q: use set, get, sign-rsa, sign-ec or encrypt-aes, separated by commas", p)
+		if p != "set" && p != "get" && p != "healthz" && !isKeyPhase(p) {
+			return nil, fmt.Errorf("-phases: unknown phase %q: use set, get, healthz, sign-rsa, sign-ec or encrypt-aes, separated by commas", p)
 		}
 		o.phases = append(o.phases, p)
 	}
