@@ -25,6 +25,10 @@
 // crypto library in GOMAXPROCS goroutines of kvbench for the same time,
 // while the server is idle, and prints the ratio of the two throughputs.
 //
+// -server-cpus and -client-cpus pin the server (with the direct operations)
+// and kvbench to separate CPUs, and -rounds alternates a key phase's load
+// and direct run several times and prints the median of their ratios.
+//
 // Each phase runs a warm-up, whose requests are left out of the figures, and
 // then a measured window of -duration (or -requests requests). For the window
 // it prints the request count, throughput and latency percentiles. It also
@@ -38,6 +42,7 @@
 //
 //	go run ./cmd/kvbench -duration 10s
 //	go run ./cmd/kvbench -phases sign-rsa,sign-ec,encrypt-aes -duration 10s
+//	go run ./cmd/kvbench -phases sign-rsa -conns 8 -server-cpus 0 -client-cpus 1 -rounds 15 -duration 3s
 package main
 
 import (
