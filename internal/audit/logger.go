@@ -344,9 +344,12 @@ func (l *Logger) append(r *Record, body []byte) error {
 	if err != nil {
 		return err
 	}
-	used := l.size + int64(len(l.pending))
-	if used+int64(len(line)) > l.opts.MaxFileBytes && used > 0 && r.Category != CategoryCheckpoint {
-		if err := l.rotate(); err != nil {
+	full := func() bool {
+		used := l.size + int64(len(l.pending))
+		return used+int64(len(line)) > l.opts.MaxFileBytes && used > 0
+	}
+	if r.Category != CategoryCheckpoint && full() {
+		if err := l.rotate(full); err != nil {
 			return err
 		}
 		// The chain goes on, but r now follows the rotation checkpoint.
@@ -399,10 +402,16 @@ func (l *Logger) checkpoint() error {
 }
 
 // rotate checkpoints and closes the current file, renames it to the next
-// number and starts a new current file.
-func (l *Logger) rotate() error {
+// number and starts a new current file. It first writes the pending
+// records, which may wait for another goroutine's batch and so let another
+// rotation run first. It rotates only if full still reports true after
+// that.
+func (l *Logger) rotate(full func() bool) error {
 	if err := l.drain(); err != nil {
 		return err
+	}
+	if !full() {
+		return nil
 	}
 	if err := l.checkpoint(); err != nil {
 		return err
