@@ -24,7 +24,7 @@ const DefaultKeyCacheSize = 1024
 //
 // A version's material never changes, but its attributes do (update,
 // delete, recover, purge, a certificate's changes). Every entry therefore
-// carries the count of key writes (keyWrites.n) read before the store was,
+// carries the count of key writes (writeCounts.keys) read before the store was,
 // and it is used only while that count is unchanged. Entries are dropped
 // when their key is deleted or purged, so that material does not outlive
 // its key in memory.
@@ -37,7 +37,7 @@ type keyCache struct {
 // keyEntry is one cached key version, addressed by its version or, for the
 // versionless path, by "" (the latest version when it was read).
 type keyEntry struct {
-	writes   uint64 // keyWrites.n before the version was read
+	writes   uint64 // writeCounts.keys before the version was read
 	version  string
 	meta     keyMeta // JWK left out: material holds it parsed
 	material *keys.Key
@@ -118,9 +118,16 @@ func (s *Service) SetKeyCacheSize(n int) {
 func (s *Service) operationKey(ctx context.Context, v *Vault, name, version string) (*keyEntry, error) {
 	lname, lversion := lower(name), lower(version)
 	id := cacheKey(v.ID(), lname, lversion)
-	writes := s.keyWrites.n.Load() // before the store is read; see keyCache
-	if e := s.keyMaterial.get(id, writes); e != nil {
-		return e, nil
+	writes := s.writes.keys.Load() // before the store is read; see keyCache
+	// Only names that passed validation are cached, under their lower-case
+	// form. An ASCII name with the same lower-case form is valid too, but
+	// strings.ToLower also maps some other characters to ASCII letters
+	// (KELVIN SIGN to k), so any other name goes to readVersion, which
+	// rejects it.
+	if isASCII(name) && isASCII(version) {
+		if e := s.keyMaterial.get(id, writes); e != nil {
+			return e, nil
+		}
 	}
 	obj, err := s.readVersion(ctx, v, keyKind, name, version)
 	if err != nil {
@@ -146,36 +153,56 @@ func (s *Service) operationKey(ctx context.Context, v *Vault, name, version stri
 	return e, nil
 }
 
-// keyWrites counts the committed write transactions that changed a bucket
-// of keys. Update adds one after the commit, so a reader that loads the
-// count before reading the store and finds it unchanged later knows that
-// what it read is still current.
-type keyWrites struct {
-	n atomic.Uint64
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// writeCounts counts the committed write transactions that changed a
+// bucket of keys, and those that changed the bucket of live vaults. Update
+// adds one after the commit, so a reader that loads a count before reading
+// the store and finds it unchanged later knows that what it read is still
+// current.
+type writeCounts struct {
+	keys   atomic.Uint64
+	vaults atomic.Uint64
 }
 
 // writeCountingStore is the Service's store: it passes everything through
-// and counts the writes to keys.
+// and counts the writes to keys and to vaults.
 type writeCountingStore struct {
 	storage.Store
-	writes *keyWrites
+	counts *writeCounts
 }
 
 func (w writeCountingStore) Update(ctx context.Context, fn func(storage.Tx) error) error {
-	var touched atomic.Bool // fn may run more than once (group commit)
+	var touched touchedBuckets // fn may run more than once (group commit)
 	err := w.Store.Update(ctx, func(tx storage.Tx) error {
 		return fn(countingTx{Tx: tx, touched: &touched})
 	})
-	if touched.Load() {
-		w.writes.n.Add(1)
+	if touched.keys.Load() {
+		w.counts.keys.Add(1)
+	}
+	if touched.vaults.Load() {
+		w.counts.vaults.Add(1)
 	}
 	return err
 }
 
-// countingTx notes whether a transaction wrote to a bucket of keys.
+// touchedBuckets records which counted buckets a transaction wrote.
+type touchedBuckets struct {
+	keys, vaults atomic.Bool
+}
+
+// countingTx notes whether a transaction wrote to a bucket of keys or to
+// the bucket of vaults.
 type countingTx struct {
 	storage.Tx
-	touched *atomic.Bool
+	touched *touchedBuckets
 }
 
 func (t countingTx) Put(bucket string, key, value []byte) error {
@@ -191,6 +218,8 @@ func (t countingTx) Delete(bucket string, key []byte) error {
 func (t countingTx) note(bucket string) {
 	switch bucket {
 	case keyKind.heads, keyKind.versions, keyKind.deleted:
-		t.touched.Store(true)
+		t.touched.keys.Store(true)
+	case bucketVaults:
+		t.touched.vaults.Store(true)
 	}
 }

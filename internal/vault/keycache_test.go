@@ -103,3 +103,25 @@ func TestKeyOperationSeesChanges(t *testing.T) {
 	_, err = sign(first)
 	wantError(t, "sign with a version of the purged key", err, KindNotFound, "KeyNotFound")
 }
+
+// TestKeyOperationNonASCIIName checks that a cached key is not reached by a
+// name that strings.ToLower maps onto its name: KELVIN SIGN (U+212A)
+// lowers to k, but a key name may hold only ASCII letters, digits and
+// hyphens.
+func TestKeyOperationNonASCIIName(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newTestService(t, mustOpenStore(t), mustRootKey(t))
+	v := mustVault(t, svc, "kelvin-vault", 7, false)
+	if _, err := svc.CreateKey(ctx, v, "mykey", KeyParams{Kty: "EC", Curve: "P-256"}); err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("kelvin"))
+	sign := func(name string) error {
+		_, err := svc.KeyOperation(ctx, v, name, "", OpSign, OpParams{Alg: "ES256", Value: digest[:]})
+		return err
+	}
+	if err := sign("MyKey"); err != nil {
+		t.Fatalf("sign with MyKey: %v", err)
+	}
+	wantError(t, "sign with my\u212aey after MyKey was cached", sign("my\u212aey"), KindNotFound, "KeyNotFound")
+}

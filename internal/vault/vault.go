@@ -110,8 +110,9 @@ type Service struct {
 	keys   *seal.Keyring
 	backup backupKeyState
 
-	// vaults caches vault records by id. Every change to a vault goes
-	// through this Service, which updates the cache after committing.
+	// vaults caches vault records by id, as *cachedVault. An entry is used
+	// only while no transaction has written the bucket of vaults since it
+	// was read (writes.vaults).
 	vaults sync.Map
 
 	// jobs serializes runs of the time-driven jobs (the ticker and test-clock
@@ -119,7 +120,7 @@ type Service struct {
 	jobs sync.Mutex
 
 	keyMaterial keyCache
-	keyWrites   keyWrites
+	writes      writeCounts
 
 	// HSM, if set, generates -HSM key types inside a hardware security
 	// module and runs their private operations there.
@@ -146,14 +147,15 @@ type Service struct {
 func NewService(store storage.Store, keys *seal.Keyring) *Service {
 	s := &Service{keys: keys, Now: time.Now, keyMaterial: keyCache{max: DefaultKeyCacheSize},
 		Log: slog.New(slog.DiscardHandler)}
-	s.store = writeCountingStore{Store: store, writes: &s.keyWrites}
+	s.store = writeCountingStore{Store: store, counts: &s.writes}
 	return s
 }
 
 // GetVault returns the vault named name (without regard to case).
 func (s *Service) GetVault(ctx context.Context, name string) (*Vault, error) {
-	if v, ok := s.vaults.Load(strings.ToLower(name)); ok {
-		return v.(*Vault), nil
+	writes := s.writes.vaults.Load() // before the store is read
+	if e, ok := s.vaults.Load(strings.ToLower(name)); ok && e.(*cachedVault).writes == writes {
+		return e.(*cachedVault).vault, nil
 	}
 	var v *Vault
 	err := s.store.View(ctx, func(tx storage.Tx) error {
@@ -170,8 +172,15 @@ func (s *Service) GetVault(ctx context.Context, name string) (*Vault, error) {
 	if v == nil {
 		return nil, &Error{Kind: KindNotFound, Code: "VaultNotFound", Message: fmt.Sprintf("The vault '%s' was not found on this server.", name)}
 	}
-	s.vaults.Store(v.ID(), v)
+	s.vaults.Store(v.ID(), &cachedVault{vault: v, writes: writes})
 	return v, nil
+}
+
+// cachedVault is an entry of Service.vaults: a vault as read when the count
+// of vault writes was writes.
+type cachedVault struct {
+	vault  *Vault
+	writes uint64
 }
 
 // EnsureVault creates the vault v if no vault of that name exists and returns
@@ -221,7 +230,7 @@ func (s *Service) EnsureVault(ctx context.Context, v Vault) (*Vault, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.vaults.Store(stored.ID(), &stored)
+	s.vaults.Delete(stored.ID()) // the next GetVault reads it back
 	return &stored, nil
 }
 

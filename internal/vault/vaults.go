@@ -201,7 +201,7 @@ func (s *Service) PutVault(ctx context.Context, sub, rg, name string, set VaultS
 	if err != nil {
 		return nil, false, err
 	}
-	s.vaults.Store(stored.ID(), &stored)
+	s.vaults.Delete(stored.ID()) // the next GetVault reads it back
 	return &stored, created, nil
 }
 
@@ -332,7 +332,7 @@ func (s *Service) RecoverVault(ctx context.Context, sub, rg, name string) (*Vaul
 	if err != nil {
 		return nil, err
 	}
-	s.vaults.Store(v.ID(), &v)
+	s.vaults.Delete(v.ID()) // the next GetVault reads it back
 	return &v, nil
 }
 
