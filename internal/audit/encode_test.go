@@ -26,6 +26,7 @@ func marshalLine(t testing.TB, r Record, seq uint64, prev string) []byte {
 
 func checkEncoding(t testing.TB, r Record) {
 	t.Helper()
+	r.makeValidUTF8() // as Append does
 	const prev = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 	want := marshalLine(t, r, 42, prev)
 	got, hash := chainLine(appendBody(nil, &r), 42, prev)
@@ -35,6 +36,17 @@ func checkEncoding(t testing.TB, r Record) {
 	var back Record
 	if err := json.Unmarshal(got, &back); err != nil || back.Hash != hash {
 		t.Fatalf("line does not decode to its hash %s: %v, %+v", hash, err, back)
+	}
+	// Verify accepts a line only if it is the encoding of what it decodes to.
+	again, err := json.Marshal(&back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(append(again, '\n'), got) {
+		t.Fatalf("line does not survive decoding and encoding again:\n got %s\nwant %s", again, got)
+	}
+	if h, err := chainHash(&back); err != nil || h != hash {
+		t.Fatalf("chainHash of the decoded record = %s, %v; want %s", h, err, hash)
 	}
 }
 

@@ -181,6 +181,7 @@ func (l *Logger) Append(r *Record, durable bool) error {
 	if r.Time == "" {
 		r.Time = l.opts.Now().UTC().Format(timeLayout)
 	}
+	r.makeValidUTF8()
 	// Everything but the chain is encoded before the lock is taken.
 	var body []byte
 	if r.Signature == "" {

@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
+	"unicode/utf8"
 )
 
 // Categories of records.
@@ -59,6 +61,41 @@ type Properties struct {
 	Algorithm           string `json:"algorithm,omitempty"`
 	Vault               string `json:"vault,omitempty"`
 	Details             string `json:"details,omitempty"` // events with no request: what happened
+}
+
+// makeValidUTF8 replaces invalid UTF-8 in every string of r with U+FFFD.
+// Request headers, hosts and paths may carry any bytes, and encoding/json
+// writes such bytes as \ufffd, which decodes to a different string. Verify
+// checks each line against the encoding of what it decodes to, so the line
+// would fail it.
+func (r *Record) makeValidUTF8() {
+	for _, f := range []*string{&r.Time, &r.ResourceID, &r.OperationName, &r.OperationVersion, &r.Category,
+		&r.ResultType, &r.ResultSignature, &r.ResultDescription, &r.DurationMs, &r.CallerIPAddress,
+		&r.CorrelationID, &r.Properties.ID, &r.Properties.ClientInfo, &r.Properties.RequestURI,
+		&r.Properties.TLSVersion, &r.Properties.Algorithm, &r.Properties.Vault, &r.Properties.Details} {
+		*f = validUTF8(*f)
+	}
+	if r.Identity == nil {
+		return
+	}
+	for k, v := range r.Identity.Claim {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			// The caller may share Identity with other records, so a copy is changed.
+			claims := make(map[string]string, len(r.Identity.Claim))
+			for k, v := range r.Identity.Claim {
+				claims[validUTF8(k)] = validUTF8(v)
+			}
+			r.Identity = &Identity{Claim: claims}
+			return
+		}
+	}
+}
+
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // chainHash computes a record's hash: SHA-256 over the previous hash and the

@@ -73,8 +73,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, caller *identity
 			"The api-version query parameter (?api-version=) is required for all requests.")
 		return
 	}
-	lower := strings.ToLower(path)
-	if i := strings.Index(lower, "providers/microsoft.authorization/"); i >= 0 {
+	if i := IndexFold(path, "providers/microsoft.authorization/"); i >= 0 {
 		scope := "/" + strings.TrimSuffix(path[:i], "/")
 		if scope == "/" {
 			scope = ""
@@ -182,4 +181,33 @@ func (h *Handler) allow(q *request, resource, action string) bool {
 
 func methodNotAllowed(q *request) {
 	writeError(q.w, http.StatusMethodNotAllowed, "MethodNotAllowed", "The method "+q.r.Method+" is not allowed on "+q.r.URL.Path+".")
+}
+
+// IndexFold is strings.Index without regard to ASCII case. Unlike an index
+// into strings.ToLower(s), its result is always an index into s:
+// ToLower changes the length of a string with invalid UTF-8 or with
+// characters such as KELVIN SIGN.
+func IndexFold(s, substr string) int {
+	for i := 0; i+len(substr) <= len(s); i++ {
+		if asciiEqualFold(s[i:i+len(substr)], substr) {
+			return i
+		}
+	}
+	return -1
+}
+
+func asciiEqualFold(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/keyvault/keyvault/internal/audit"
 	"github.com/keyvault/keyvault/internal/identity"
+	"github.com/keyvault/keyvault/internal/mgmt"
 	"github.com/keyvault/keyvault/internal/pki"
 	"github.com/keyvault/keyvault/internal/seal"
 	"github.com/keyvault/keyvault/internal/storage"
@@ -64,7 +65,7 @@ func (s *Server) newAuditRequest(r *http.Request, start time.Time) *audit.Reques
 // about no vault (principals, subscriptions, lists).
 func managementVaultID(path string) string {
 	const marker = "/providers/microsoft.keyvault/vaults/"
-	i := strings.Index(strings.ToLower(path), marker)
+	i := mgmt.IndexFold(path, marker)
 	if i < 0 {
 		return ""
 	}

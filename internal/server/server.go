@@ -390,6 +390,13 @@ func (s *Server) writeCredentials(creds *identity.Credentials, port string) erro
 // vault for localhost and the loopback addresses, {vault} for
 // {vault}.{dns-suffix}. ok is false for any other host.
 func (s *Server) vaultForHost(host string) (name string, ok bool) {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= 0x80 {
+			// strings.ToLower would map some letters to ASCII (KELVIN SIGN
+			// to k), making another name of a vault. Host names are ASCII.
+			return "", false
+		}
+	}
 	h := strings.ToLower(hostOnly(host))
 	switch h {
 	case "localhost", "127.0.0.1", "::1":
