@@ -15,8 +15,9 @@ import (
 )
 
 type auditVerifyOptions struct {
-	dataDir string
-	keyFile string
+	dataDir  string
+	keyFile  string
+	auditDir string
 }
 
 func newAuditCommand() *cobra.Command {
@@ -32,8 +33,8 @@ func newAuditVerifyCommand() *cobra.Command {
 		Short: "Check that audit files were not changed, cut short, reordered or had records removed or inserted",
 		Long: `Check the hash chain of audit files and the signature of every checkpoint.
 
-Without FILE arguments, the files of DATA_DIR/audit are checked in the order
-they were written. Files given as arguments must be in that order (rotated
+Without FILE arguments, the files of DATA_DIR/audit (or --audit-dir, for a
+server run with its own) are checked in the order they were written. Files given as arguments must be in that order (rotated
 files by number, then audit.jsonl). The checkpoint public key is
 DATA_DIR/audit-key.pub unless --key names another file.
 
@@ -44,6 +45,7 @@ it prints the file, line and sequence number of the first problem and exits 1.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "keyvault-data", "data directory of the server whose audit files to check")
+	cmd.Flags().StringVar(&o.auditDir, "audit-dir", "", "directory of the audit files, for a server run with --audit-dir (default DATA_DIR/audit)")
 	cmd.Flags().StringVar(&o.keyFile, "key", "", "PEM public key that verifies checkpoints (default DATA_DIR/audit-key.pub)")
 	return cmd
 }
@@ -58,11 +60,15 @@ func (o *auditVerifyOptions) run(cmd *cobra.Command, files []string) error {
 		return err
 	}
 	if len(files) == 0 {
-		if files, err = audit.Files(filepath.Join(o.dataDir, "audit")); err != nil {
+		dir := o.auditDir
+		if dir == "" {
+			dir = filepath.Join(o.dataDir, "audit")
+		}
+		if files, err = audit.Files(dir); err != nil {
 			return err
 		}
 		if len(files) == 0 {
-			return fmt.Errorf("no audit files in %s", filepath.Join(o.dataDir, "audit"))
+			return fmt.Errorf("no audit files in %s", dir)
 		}
 	}
 	rep, err := audit.Verify(files, pub)

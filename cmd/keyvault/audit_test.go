@@ -89,6 +89,25 @@ func TestAuditVerifyCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("audit directory", func(t *testing.T) {
+		moved := filepath.Join(t.TempDir(), "elsewhere")
+		if err := os.Rename(filepath.Join(dataDir, "audit"), moved); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := os.Rename(moved, filepath.Join(dataDir, "audit")); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		out, err := execute("audit", "verify", "--data-dir", dataDir, "--audit-dir", moved)
+		if err != nil {
+			t.Fatalf("audit verify --audit-dir: %v", err)
+		}
+		if !strings.HasPrefix(out, "ok: 25 records") {
+			t.Errorf("output = %q, want it to start with ok: 25 records", out)
+		}
+	})
+
 	t.Run("file arguments", func(t *testing.T) {
 		args := append([]string{"audit", "verify", "--key", keyFile}, files...)
 		out, err := execute(args...)

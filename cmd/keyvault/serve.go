@@ -174,7 +174,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	// The live heap is small (a few MB) and every request allocates, so
 	// Go's default GOGC of 100 collects very often. GOGC in the
 	// environment wins over this.
-	if os.Getenv("GOGC") == "" {
+	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(serveGCPercent)
 	}
 

@@ -224,7 +224,7 @@ func run(ctx context.Context, o *options) (failed bool, err error) {
 	if o.jsonOutput {
 		info = os.Stderr
 	}
-	fmt.Fprintf(info, "kvbench: server pid %d at %s, %s, %d CPUs, GOMAXPROCS %d, CPU clock %d ticks/s\n",
+	fmt.Fprintf(info, "kvbench: server pid %d at %s, %s, %d CPUs, kvbench GOMAXPROCS %d, CPU clock %d ticks/s\n",
 		srv.cmd.Process.Pid, srv.vaultURL, runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), clockTicks)
 	serverOn, err := allowedCPUs(srv.cmd.Process.Pid)
 	if err != nil {

@@ -30,8 +30,10 @@ func parseCPUList(s string) ([]int, error) {
 		if err == nil && isRange {
 			last, err = strconv.Atoi(hi)
 		}
-		if err != nil || first < 0 || last < first || last >= runtime.NumCPU() {
-			return nil, fmt.Errorf("invalid CPU list %q: use numbers from 0 to %d and ranges such as 0-1, separated by commas", s, runtime.NumCPU()-1)
+		// CPU numbers need not be below NumCPU, which counts the CPUs this
+		// process may use; the kernel rejects a set with none it may use.
+		if err != nil || first < 0 || last < first || last >= maxCPUs {
+			return nil, fmt.Errorf("invalid CPU list %q: use numbers from 0 to %d and ranges such as 0-1, separated by commas", s, maxCPUs-1)
 		}
 		for c := first; c <= last; c++ {
 			if !seen[c] {
@@ -42,6 +44,9 @@ func parseCPUList(s string) ([]int, error) {
 	}
 	return cpus, nil
 }
+
+// maxCPUs is the number of CPUs a unix.CPUSet holds.
+const maxCPUs = len(unix.CPUSet{}) * 64
 
 func cpuSet(cpus []int) *unix.CPUSet {
 	var set unix.CPUSet

@@ -27,7 +27,7 @@ func TestParseCPUList(t *testing.T) {
 			t.Errorf("parseCPUList(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"x", "-1", "1-0", strconv.Itoa(last + 1), "0-", ","} {
+	for _, bad := range []string{"x", "-1", "1-0", strconv.Itoa(maxCPUs), "0-", ","} {
 		if got, err := parseCPUList(bad); err == nil {
 			t.Errorf("parseCPUList(%q) = %v, want an error", bad, got)
 		}
