@@ -524,18 +524,7 @@ func TestAuditResumeAfterReopen(t *testing.T) {
 		t.Errorf("first record after reopen has seq %d, want 12", r.Seq)
 	}
 	appendEvents(t, l, 11, 15)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	files, err := Files(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := Verify(files, key.Public().(ed25519.PublicKey))
-	if err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
+	rep, _ := closeAndVerify(t, l, dir, key)
 	if rep.Records != 15 || rep.Checkpoints != 2 || rep.LastSeq != 17 {
 		t.Errorf("report = %+v, want 15 records, 2 checkpoints, last seq 17", *rep)
 	}

@@ -40,19 +40,9 @@ func TestConcurrentAppendsChain(t *testing.T) {
 			t.Fatalf("Append(record %d): %v", i, err)
 		}
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files, err := Files(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, files := closeAndVerify(t, l, dir, key)
 	if len(files) < 5 {
 		t.Errorf("the log has %d files, want at least 5: the test should rotate while batches are written", len(files))
-	}
-	rep, err := Verify(files, key.Public().(ed25519.PublicKey))
-	if err != nil {
-		t.Fatalf("Verify: %v", err)
 	}
 	if rep.Records != 400 {
 		t.Errorf("Verify counted %d event records, want 400", rep.Records)
@@ -98,17 +88,7 @@ func TestFailedBatchWrite(t *testing.T) {
 	readOnly.Close()
 
 	appendEvents(t, l, 20, 30)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files, err := Files(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := Verify(files, key.Public().(ed25519.PublicKey))
-	if err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
+	rep, files := closeAndVerify(t, l, dir, key)
 	if rep.Records != 20 {
 		t.Errorf("Verify counted %d event records, want 20 (0-9 and 20-29)", rep.Records)
 	}
@@ -139,4 +119,22 @@ func readAllLines(t *testing.T, files []string) []Record {
 		}
 	}
 	return out
+}
+
+// closeAndVerify closes l and verifies the files of dir with key's public
+// key. It returns the report and the files.
+func closeAndVerify(t *testing.T, l *Logger, dir string, key ed25519.PrivateKey) (*Report, []string) {
+	t.Helper()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Files(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(files, key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return rep, files
 }
