@@ -166,6 +166,38 @@ func (t *PKCS11Token) Load(ref string, pub *keys.JSONWebKey) (*keys.Key, error) 
 	return keys.FromHSMSigner(pub.Kty, signer)
 }
 
+// Destroy deletes the token objects of the key that ref names: the secret
+// key of an oct-HSM key, or both halves of a key pair. A key already gone
+// is not an error.
+func (t *PKCS11Token) Destroy(ref, kty string) error {
+	id, err := hex.DecodeString(ref)
+	if err != nil || len(id) == 0 {
+		return fmt.Errorf("invalid PKCS#11 key reference %q", ref)
+	}
+	if keys.Family(kty) == keys.KtyOct {
+		secrets, err := t.ctx.FindKeys(id, nil)
+		if err != nil {
+			return fmt.Errorf("PKCS#11 token %q: find AES key %s: %w", t.tokenLabel, ref, err)
+		}
+		for _, secret := range secrets {
+			if err := secret.Delete(); err != nil {
+				return fmt.Errorf("PKCS#11 token %q: delete AES key %s: %w", t.tokenLabel, ref, err)
+			}
+		}
+		return nil
+	}
+	signers, err := t.ctx.FindKeyPairs(id, nil)
+	if err != nil {
+		return fmt.Errorf("PKCS#11 token %q: find key pair %s: %w", t.tokenLabel, ref, err)
+	}
+	for _, signer := range signers {
+		if err := signer.Delete(); err != nil {
+			return fmt.Errorf("PKCS#11 token %q: delete key pair %s: %w", t.tokenLabel, ref, err)
+		}
+	}
+	return nil
+}
+
 // publicMatches reports whether the token's public key is the stored one.
 func publicMatches(pub crypto.PublicKey, stored *keys.JSONWebKey) bool {
 	switch p := pub.(type) {

@@ -259,6 +259,42 @@ func TestHSMKeysPKCS11(t *testing.T) {
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"kty":"RSA-HSM"`) {
 		t.Errorf("rotate RSA-HSM key: %v, want 200 with a new RSA-HSM version", r)
 	}
+
+	// Purging a key deletes the token objects of all its versions (two for
+	// rsa after the rotation).
+	ctx, err := crypto11.Configure(&crypto11.Config{Path: hsm.Module, TokenLabel: hsm.TokenLabel, Pin: hsm.PIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs, err := ctx.FindAllKeyPairs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) != 3 {
+		t.Errorf("the token holds %d key pairs before the purge, want 3 (rsa twice, ec)", len(pairs))
+	}
+	ctx.Close()
+	for _, name := range []string{"rsa", "ec", "oct"} {
+		if r := c.do(t, http.MethodDelete, "/keys/"+name, ""); r.Status != http.StatusOK {
+			t.Fatalf("delete %s: %v", name, r)
+		}
+		if r := c.do(t, http.MethodDelete, "/deletedkeys/"+name, ""); r.Status != http.StatusNoContent {
+			t.Fatalf("purge %s: %v", name, r)
+		}
+	}
+	srv.stop()
+	ctx, err = crypto11.Configure(&crypto11.Config{Path: hsm.Module, TokenLabel: hsm.TokenLabel, Pin: hsm.PIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Close()
+	if pairs, err := ctx.FindAllKeyPairs(); err != nil || len(pairs) != 0 {
+		t.Errorf("the token holds %d key pairs after the purge (%v), want none", len(pairs), err)
+	}
+	octID, _ := hex.DecodeString(refs["oct"].HSM)
+	if secrets, err := ctx.FindKeys(octID, nil); err != nil || len(secrets) != 0 {
+		t.Errorf("the token holds %d AES keys of the oct-HSM key after the purge (%v), want none", len(secrets), err)
+	}
 }
 
 // hsmStoredKey is the decrypted stored form of a key version.

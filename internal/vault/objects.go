@@ -523,6 +523,13 @@ func (s *Service) purgeObject(ctx context.Context, v *Vault, k objectKind, name 
 	if !validName(name, "") {
 		return k.errDeletedNotFound(name)
 	}
+	var hsm *hsmPurge
+	if k.name == keyKind.name {
+		var err error
+		if hsm, err = s.newHSMPurge(ctx, v.ID()); err != nil {
+			return err
+		}
+	}
 	found := false
 	err := s.store.Update(ctx, func(tx storage.Tx) error {
 		var dh deletedHead
@@ -533,6 +540,11 @@ func (s *Service) purgeObject(ctx context.Context, v *Vault, k objectKind, name 
 		if managed && dh.Managed {
 			return k.errManaged(name, "purge")
 		}
+		if managed {
+			if err := hsm.collect(tx, lower(name)); err != nil {
+				return err
+			}
+		}
 		found, err = purgeInTx(tx, k, v.ID(), lower(name))
 		return err
 	})
@@ -542,6 +554,7 @@ func (s *Service) purgeObject(ctx context.Context, v *Vault, k objectKind, name 
 	if !found {
 		return k.errDeletedNotFound(name)
 	}
+	hsm.destroy()
 	return nil
 }
 

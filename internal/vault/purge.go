@@ -46,6 +46,13 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 		}
 		at := int64(binary.BigEndian.Uint64(key[:8]))
 		vaultID, lname := string(parts[1]), string(parts[2])
+		var hsm *hsmPurge
+		if k.name == keyKind.name {
+			var err error
+			if hsm, err = s.newHSMPurge(ctx, vaultID); err != nil {
+				return purged, err
+			}
+		}
 		done := false
 		err := s.store.Update(ctx, func(tx storage.Tx) error {
 			// The object may have been recovered since the scan, or
@@ -61,6 +68,9 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 				done = false
 				return tx.Delete(bucketPurgeSchedule, key)
 			}
+			if err := hsm.collect(tx, lname); err != nil {
+				return err
+			}
 			done, err = purgeInTx(tx, k, vaultID, lname)
 			return err
 		})
@@ -68,6 +78,7 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 			return purged, err
 		}
 		if done {
+			hsm.destroy()
 			purged++
 			s.event(strings.ToUpper(k.name[:1])+k.name[1:]+"Purge", vaultID, k.name+"s/"+lname, "purged when its retention period ended")
 			if k.name == keyKind.name {
@@ -82,8 +93,12 @@ func (s *Service) PurgeDue(ctx context.Context) (int, error) {
 // was recovered (or deleted again) since the schedule entry was read.
 func (s *Service) purgeDueVault(ctx context.Context, key []byte, vaultID string) (int, error) {
 	at := int64(binary.BigEndian.Uint64(key[:8]))
+	hsm, err := s.newHSMPurge(ctx, vaultID)
+	if err != nil {
+		return 0, err
+	}
 	done := false
-	err := s.store.Update(ctx, func(tx storage.Tx) error {
+	err = s.store.Update(ctx, func(tx storage.Tx) error {
 		var d Vault
 		found, err := getJSON(tx, bucketDeletedVaults, []byte(vaultID), &d)
 		if err != nil {
@@ -94,11 +109,15 @@ func (s *Service) purgeDueVault(ctx context.Context, key []byte, vaultID string)
 			return tx.Delete(bucketPurgeSchedule, key)
 		}
 		done = true
+		if err := hsm.collect(tx, ""); err != nil {
+			return err
+		}
 		return purgeVaultInTx(tx, vaultID, at)
 	})
 	if err != nil || !done {
 		return 0, err
 	}
+	hsm.destroy()
 	s.afterVaultPurge(vaultID)
 	return 1, nil
 }

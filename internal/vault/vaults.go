@@ -348,12 +348,20 @@ func (s *Service) PurgeDeletedVault(ctx context.Context, sub, name string) error
 			Message: fmt.Sprintf("The vault '%s' has purge protection enabled: it is purged automatically when its retention period ends, on %s.",
 				name, time.Unix(d.ScheduledPurgeDate, 0).UTC().Format(time.RFC3339))}
 	}
+	hsm, err := s.newHSMPurge(ctx, d.ID())
+	if err != nil {
+		return err
+	}
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		if err := hsm.collect(tx, ""); err != nil {
+			return err
+		}
 		return purgeVaultInTx(tx, d.ID(), d.ScheduledPurgeDate)
 	})
 	if err != nil {
 		return err
 	}
+	hsm.destroy()
 	s.afterVaultPurge(d.ID())
 	return nil
 }
