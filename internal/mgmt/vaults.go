@@ -348,9 +348,14 @@ func (h *Handler) listVaults(q *request, rg string) {
 		h.fail(q, err)
 		return
 	}
+	vaults, next, ok := page(q, vaults, (*vault.Vault).ID) // ListVaults sorts by ID
+	if !ok {
+		return
+	}
 	out := struct {
-		Value []vaultJSON `json:"value"`
-	}{Value: make([]vaultJSON, 0, len(vaults))}
+		Value    []vaultJSON `json:"value"`
+		NextLink string      `json:"nextLink,omitempty"`
+	}{Value: make([]vaultJSON, 0, len(vaults)), NextLink: next}
 	for _, v := range vaults {
 		out.Value = append(out.Value, h.vaultJSON(v))
 	}
@@ -374,6 +379,10 @@ func (h *Handler) listResources(q *request) {
 		h.fail(q, err)
 		return
 	}
+	vaults, next, ok := page(q, vaults, (*vault.Vault).ID) // ListVaults sorts by ID
+	if !ok {
+		return
+	}
 	type resource struct {
 		ID       string            `json:"id"`
 		Name     string            `json:"name"`
@@ -382,8 +391,9 @@ func (h *Handler) listResources(q *request) {
 		Tags     map[string]string `json:"tags"`
 	}
 	out := struct {
-		Value []resource `json:"value"`
-	}{Value: []resource{}}
+		Value    []resource `json:"value"`
+		NextLink string     `json:"nextLink,omitempty"`
+	}{Value: []resource{}, NextLink: next}
 	for _, v := range vaults {
 		j := h.vaultJSON(v)
 		out.Value = append(out.Value, resource{ID: j.ID, Name: j.Name, Type: j.Type, Location: j.Location, Tags: j.Tags})

@@ -331,6 +331,55 @@ func TestMgmtVaultLists(t *testing.T) {
 		}
 	})
 
+	t.Run("Top", func(t *testing.T) {
+		// Pages of one vault each, followed through nextLink by the SDK.
+		top := to.Ptr[int32](1)
+		p := e.vaults.NewListBySubscriptionPager(&armkeyvault.VaultsClientListBySubscriptionOptions{Top: top})
+		pages, names := 0, []string{}
+		for p.More() {
+			page, err := p.NextPage(context.Background())
+			if err != nil {
+				t.Fatalf("NewListBySubscriptionPager with $top: %v", err)
+			}
+			pages++
+			if len(page.Value) > 1 {
+				t.Errorf("page %d has %d vaults, want at most 1", pages, len(page.Value))
+			}
+			for _, v := range page.Value {
+				names = append(names, mgmtStr(v.Name))
+			}
+		}
+		if want := []string{"default", "list-a1", "list-a2", "list-b1"}; !slices.Equal(names, want) || pages != 4 {
+			t.Errorf("$top=1 lists %v in %d pages, want %v in 4", names, pages, want)
+		}
+		rg := e.vaults.NewListByResourceGroupPager("rg-a", &armkeyvault.VaultsClientListByResourceGroupOptions{Top: top})
+		got := mgmtNames(t, rg.More, rg.NextPage, func(r armkeyvault.VaultsClientListByResourceGroupResponse) []*armkeyvault.Vault { return r.Value })
+		if want := []string{"list-a1", "list-a2"}; !slices.Equal(got, want) {
+			t.Errorf("rg-a with $top=1 lists %v, want %v", got, want)
+		}
+		res := e.vaults.NewListPager(&armkeyvault.VaultsClientListOptions{Top: to.Ptr[int32](3)})
+		count := 0
+		for res.More() {
+			page, err := res.NextPage(context.Background())
+			if err != nil {
+				t.Fatalf("NewListPager with $top: %v", err)
+			}
+			count += len(page.Value)
+		}
+		if count != 4 {
+			t.Errorf("resources with $top=3 list %d vaults, want 4", count)
+		}
+
+		base := "https://localhost:" + e.in.Port + "/subscriptions/" + e.in.Creds.SubscriptionID +
+			"/providers/Microsoft.KeyVault/vaults?api-version=2023-07-01"
+		for _, bad := range []string{"&$top=0", "&$top=x", "&$top=2&$skiptoken=!!"} {
+			r := e.in.Do(t, http.MethodGet, base+bad, e.admin, "")
+			if r.Status != http.StatusBadRequest {
+				t.Errorf("list with %s: %v, want 400", bad, r)
+			}
+		}
+	})
+
 	t.Run("DeletedNotListed", func(t *testing.T) {
 		if _, err := e.vaults.Delete(context.Background(), "rg-b", "list-b1", nil); err != nil {
 			t.Fatalf("Delete: %v", err)
