@@ -28,6 +28,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+	"github.com/ThalesGroup/crypto11"
 	"github.com/google/uuid"
 	"github.com/spf13/pflag"
 
@@ -818,4 +819,36 @@ func TestSecondServerLocked(t *testing.T) {
 		t.Errorf("set secret on the first server: %v", err)
 	}
 	srv.stop()
+}
+
+// TestConfigPKCS11FromFile starts the server with --seal pkcs11 configured
+// by the YAML file only (the PIN from a PIN file), restarts it, and checks
+// that the same token key opens the store again.
+func TestConfigPKCS11FromFile(t *testing.T) {
+	hsm := kvtest.SoftHSM(t)
+	pinFile := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(pinFile, []byte(hsm.PIN+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	configPath := filepath.Join(t.TempDir(), "keyvault.yaml")
+	config := "seal: pkcs11\npkcs11-module: " + hsm.Module + "\npkcs11-token-label: " + hsm.TokenLabel +
+		"\npkcs11-key-label: from-file-root\npkcs11-pin-file: " + pinFile + "\n"
+	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for range 2 {
+		srv := startProcess(t, dir, freePort(t), []string{"--config", configPath}, nil)
+		srv.waitReady()
+		srv.stop()
+	}
+	ctx, err := crypto11.Configure(&crypto11.Config{Path: hsm.Module, TokenLabel: hsm.TokenLabel, Pin: hsm.PIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Close()
+	keys, err := ctx.FindKeys(nil, []byte("from-file-root"))
+	if err != nil || len(keys) != 1 {
+		t.Errorf("the token holds %d keys labelled from-file-root (%v), want the one root key", len(keys), err)
+	}
 }

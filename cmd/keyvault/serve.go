@@ -27,6 +27,12 @@ type serveOptions struct {
 	configFile string
 	logFormat  string
 	logLevel   string
+
+	// PKCS#11 settings of --seal pkcs11. The PIN is never a flag.
+	pkcs11Module     string
+	pkcs11TokenLabel string
+	pkcs11KeyLabel   string
+	pkcs11PINFile    string
 }
 
 func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
@@ -40,7 +46,11 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.DefaultVaultRetentionDays, "default-vault-retention-days", d.DefaultVaultRetentionDays, "days (7 to 90) that deleted objects of the default vault stay recoverable; applies when the vault is created")
 	fs.BoolVar(&c.DefaultVaultPurgeProtection, "default-vault-purge-protection", false, "turn on purge protection for the default vault (it cannot be turned off again)")
 	fs.StringVar(&c.RootKeyFile, "root-key-file", "", "file of the root key that seals the store (default DATA_DIR/root.key; created with mode 0600)")
-	fs.StringVar(&c.Seal, "seal", d.Seal, "root of trust: file (the root key file), passphrase (Argon2id from KEYVAULT_PASSPHRASE; without it the server starts sealed) or pkcs11 (an AES key in the token that the KEYVAULT_PKCS11_* variables name)")
+	fs.StringVar(&c.Seal, "seal", d.Seal, "root of trust: file (the root key file), passphrase (Argon2id from KEYVAULT_PASSPHRASE; without it the server starts sealed) or pkcs11 (an AES key in the token that the --pkcs11-* settings name)")
+	fs.StringVar(&o.pkcs11Module, "pkcs11-module", "", "with --seal pkcs11: path of the token's PKCS#11 library")
+	fs.StringVar(&o.pkcs11TokenLabel, "pkcs11-token-label", "", "with --seal pkcs11: label of the token")
+	fs.StringVar(&o.pkcs11KeyLabel, "pkcs11-key-label", seal.DefaultPKCS11KeyLabel, "with --seal pkcs11: label of the root key in the token, created on first start")
+	fs.StringVar(&o.pkcs11PINFile, "pkcs11-pin-file", "", "with --seal pkcs11: file holding the token's PIN (or set KEYVAULT_PKCS11_PIN; the PIN is never a flag)")
 	fs.BoolVar(&c.AllowSoftwareHSM, "allow-software-hsm", false, "let premium vaults create RSA-HSM, EC-HSM and oct-HSM keys as software keys when no PKCS#11 token (--seal pkcs11) holds them")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate chain to serve instead of the generated one (needs --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
@@ -80,10 +90,12 @@ DATA_DIR/credentials.json (mode 0600) at every start.
 Root of trust (--seal): file keeps the root key in DATA_DIR/root.key.
 passphrase derives it with Argon2id from KEYVAULT_PASSPHRASE; without that
 variable the server starts sealed and waits for keyvault operator unseal.
-pkcs11 keeps it in a PKCS#11 token configured by KEYVAULT_PKCS11_MODULE,
-KEYVAULT_PKCS11_TOKEN_LABEL, KEYVAULT_PKCS11_PIN or KEYVAULT_PKCS11_PIN_FILE,
-and KEYVAULT_PKCS11_KEY_LABEL (default keyvault-root). Secrets are read from
-the environment only, never from flags.`,
+pkcs11 keeps it in a PKCS#11 token named by --pkcs11-module,
+--pkcs11-token-label and --pkcs11-key-label (default keyvault-root), which
+like every flag may also come from KEYVAULT_PKCS11_MODULE and the other
+variables or the config file. The token's PIN comes from KEYVAULT_PKCS11_PIN
+or from --pkcs11-pin-file. Secrets are read from the environment or files
+only, never from flags.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnvAndFile(cmd.Flags(), o); err != nil {
@@ -179,7 +191,7 @@ func (o *serveOptions) run(ctx context.Context) error {
 	}
 
 	c := o.cfg
-	if err := readSealSecrets(&c); err != nil {
+	if err := o.readSealSecrets(&c); err != nil {
 		return err
 	}
 	log.Info("starting keyvault", "dataDir", c.DataDir, "addr", c.Addr, "dnsSuffix", c.DNSSuffix,
@@ -196,15 +208,15 @@ func (o *serveOptions) run(ctx context.Context) error {
 // once read so that child processes do not inherit it.
 const envPassphrase = "KEYVAULT_PASSPHRASE"
 
-// readSealSecrets fills the passphrase and the PKCS#11 settings of c from
-// the environment, as --seal needs them.
-func readSealSecrets(c *server.Config) error {
+// readSealSecrets fills the passphrase and the PKCS#11 settings of c, as
+// --seal needs them. Secrets come from the environment or a file only.
+func (o *serveOptions) readSealSecrets(c *server.Config) error {
 	switch c.Seal {
 	case seal.KindPassphrase:
 		c.Passphrase = os.Getenv(envPassphrase)
 		os.Unsetenv(envPassphrase)
 	case seal.KindPKCS11:
-		cfg, err := seal.PKCS11ConfigFromEnv()
+		cfg, err := seal.PKCS11ConfigFrom(o.pkcs11Module, o.pkcs11TokenLabel, o.pkcs11KeyLabel, o.pkcs11PINFile)
 		if err != nil {
 			return err
 		}

@@ -7,9 +7,9 @@ import (
 	"strings"
 )
 
-// PKCS11Config selects a PKCS#11 token and the root key in it. It comes
-// from the environment (see PKCS11ConfigFromEnv), never from the command
-// line, where the PIN would show in the process list.
+// PKCS11Config selects a PKCS#11 token and the root key in it. The PIN
+// comes from the environment or a file (see PKCS11ConfigFrom), never from
+// the command line, where it would show in the process list.
 type PKCS11Config struct {
 	Module     string // path of the token's PKCS#11 library
 	TokenLabel string
@@ -34,20 +34,24 @@ const DefaultPKCS11KeyLabel = "keyvault-root"
 // The PIN comes from KEYVAULT_PKCS11_PIN or from the file named by
 // KEYVAULT_PKCS11_PIN_FILE (one trailing newline is dropped), not both.
 func PKCS11ConfigFromEnv() (PKCS11Config, error) {
-	cfg := PKCS11Config{
-		Module:     os.Getenv(EnvPKCS11Module),
-		TokenLabel: os.Getenv(EnvPKCS11TokenLabel),
-		PIN:        os.Getenv(EnvPKCS11PIN),
-		KeyLabel:   os.Getenv(EnvPKCS11KeyLabel),
-	}
+	return PKCS11ConfigFrom(os.Getenv(EnvPKCS11Module), os.Getenv(EnvPKCS11TokenLabel),
+		os.Getenv(EnvPKCS11KeyLabel), os.Getenv(EnvPKCS11PINFile))
+}
+
+// PKCS11ConfigFrom builds the PKCS#11 configuration from settings that may
+// come from flags or a configuration file, with the PIN from
+// KEYVAULT_PKCS11_PIN or else from pinFile (one trailing newline is
+// dropped), not both. An empty keyLabel means DefaultPKCS11KeyLabel.
+func PKCS11ConfigFrom(module, tokenLabel, keyLabel, pinFile string) (PKCS11Config, error) {
+	cfg := PKCS11Config{Module: module, TokenLabel: tokenLabel, PIN: os.Getenv(EnvPKCS11PIN), KeyLabel: keyLabel}
 	if cfg.KeyLabel == "" {
 		cfg.KeyLabel = DefaultPKCS11KeyLabel
 	}
-	if path := os.Getenv(EnvPKCS11PINFile); path != "" {
+	if pinFile != "" {
 		if cfg.PIN != "" {
-			return cfg, fmt.Errorf("set only one of %s and %s", EnvPKCS11PIN, EnvPKCS11PINFile)
+			return cfg, fmt.Errorf("set only one of %s and the PIN file (%s)", EnvPKCS11PIN, EnvPKCS11PINFile)
 		}
-		raw, err := os.ReadFile(path)
+		raw, err := os.ReadFile(pinFile)
 		if err != nil {
 			return cfg, fmt.Errorf("read the PKCS#11 PIN file (%s): %w", EnvPKCS11PINFile, err)
 		}
@@ -68,7 +72,7 @@ func (c PKCS11Config) validate() error {
 		missing = append(missing, EnvPKCS11PIN+" or "+EnvPKCS11PINFile)
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("--seal pkcs11 needs %s in the environment", strings.Join(missing, ", "))
+		return fmt.Errorf("--seal pkcs11 is missing %s: set the variables, the serve flags of the same name (--pkcs11-module, --pkcs11-token-label, --pkcs11-pin-file) or the config file", strings.Join(missing, ", "))
 	}
 	if c.KeyLabel == "" {
 		return errors.New("the PKCS#11 key label is empty: set " + EnvPKCS11KeyLabel)
