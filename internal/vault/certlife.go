@@ -54,58 +54,70 @@ func (s *Service) UpdateCertificate(ctx context.Context, v *Vault, name, version
 			return nil, err
 		}
 	}
+	if !validName(name, version) {
+		return nil, certKind.errNotFound(name)
+	}
+	sealer, err := s.keys.Sealer(ctx, v.ID())
+	if err != nil {
+		return nil, err
+	}
 	now := s.Now().Unix()
-	obj, err := s.updateVersion(ctx, v, certKind, name, version, func(old []byte) ([]byte, error) {
-		var d certData
-		if err := json.Unmarshal(old, &d); err != nil {
-			return nil, err
+	var obj *object
+	// The certificate and its managed key and secret of the same version
+	// change in one transaction, so that they never disagree.
+	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		var err error
+		obj, err = updateVersionInTx(tx, sealer, v, certKind, name, version, false, changeContent(func(d *certData) {
+			u.apply(&d.Enabled, &d.Tags, &d.Updated, now)
+		}))
+		if err != nil || obj == nil {
+			return err
 		}
-		if u.Enabled != nil {
-			d.Enabled = *u.Enabled
+		if _, err := updateVersionInTx(tx, sealer, v, keyKind, obj.Name, obj.Version, true, changeContent(func(d *keyData) {
+			u.apply(&d.Enabled, &d.Tags, &d.Updated, now)
+		})); err != nil {
+			return err
 		}
-		if u.SetTags {
-			d.Tags = u.Tags
-		}
-		d.Updated = now
-		return json.Marshal(&d)
+		_, err = updateVersionInTx(tx, sealer, v, secretKind, obj.Name, obj.Version, true, changeContent(func(d *secretData) {
+			u.apply(&d.Enabled, &d.Tags, &d.Updated, now)
+		}))
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Mirror the change on the managed key and secret of that version.
-	_, _ = s.updateVersionOf(ctx, v, keyKind, obj.Name, obj.Version, true, func(old []byte) ([]byte, error) {
-		var d keyData
-		if err := json.Unmarshal(old, &d); err != nil {
-			return nil, err
-		}
-		if u.Enabled != nil {
-			d.Enabled = *u.Enabled
-		}
-		if u.SetTags {
-			d.Tags = u.Tags
-		}
-		d.Updated = now
-		return json.Marshal(&d)
-	})
-	_, _ = s.updateVersionOf(ctx, v, secretKind, obj.Name, obj.Version, true, func(old []byte) ([]byte, error) {
-		var d secretData
-		if err := json.Unmarshal(old, &d); err != nil {
-			return nil, err
-		}
-		if u.Enabled != nil {
-			d.Enabled = *u.Enabled
-		}
-		if u.SetTags {
-			d.Tags = u.Tags
-		}
-		d.Updated = now
-		return json.Marshal(&d)
-	})
+	if obj == nil {
+		return nil, certKind.errNotFound(name)
+	}
 	c, err := decodeCertificate(obj)
 	if err != nil {
 		return nil, err
 	}
 	return s.withCurrentPolicy(ctx, v, c)
+}
+
+// apply sets the attributes u changes, and the update time.
+func (u CertificateUpdate) apply(enabled *bool, tags *map[string]string, updated *int64, now int64) {
+	if u.Enabled != nil {
+		*enabled = *u.Enabled
+	}
+	if u.SetTags {
+		*tags = u.Tags
+	}
+	*updated = now
+}
+
+// changeContent returns a change function for updateVersionInTx that
+// decodes a version's content as a T, lets apply change it, and encodes it.
+func changeContent[T any](apply func(*T)) func(old []byte) ([]byte, error) {
+	return func(old []byte) ([]byte, error) {
+		var d T
+		if err := json.Unmarshal(old, &d); err != nil {
+			return nil, err
+		}
+		apply(&d)
+		return json.Marshal(&d)
+	}
 }
 
 func decodeCertificates(objs []*object) ([]*Certificate, error) {

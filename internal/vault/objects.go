@@ -208,36 +208,11 @@ func (s *Service) updateVersionOf(ctx context.Context, v *Vault, k objectKind, n
 	if err != nil {
 		return nil, err
 	}
-	lname, version := lower(name), lower(version)
 	var obj *object
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		obj = nil
-		var h head
-		found, err := getJSON(tx, k.heads, headKey(v.ID(), lname), &h)
-		if err != nil || !found {
-			return err
-		}
-		if h.Managed && !allowManaged {
-			return k.errManaged(name, "update")
-		}
-		ver := version
-		if ver == "" {
-			ver = h.Latest
-		}
-		old, err := openVersion(tx, sealer, v, k, h.Name, lname, ver)
-		if err != nil || old == nil {
-			return err
-		}
-		content, err := change(old.Content)
-		if err != nil {
-			return err
-		}
-		record, err := sealer.Seal(content, k.aad(v.ID(), lname, ver))
-		if err != nil {
-			return err
-		}
-		obj = &object{Name: h.Name, Version: ver, Content: content}
-		return tx.Put(k.versions, versionKey(v.ID(), lname, ver), record)
+		var err error
+		obj, err = updateVersionInTx(tx, sealer, v, k, name, version, allowManaged, change)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -246,6 +221,39 @@ func (s *Service) updateVersionOf(ctx context.Context, v *Vault, k objectKind, n
 		return nil, k.errNotFound(name)
 	}
 	return obj, nil
+}
+
+// updateVersionInTx is the transaction of updateVersionOf. It returns nil
+// and no error when the object or version does not exist.
+func updateVersionInTx(tx storage.Tx, sealer *seal.Sealer, v *Vault, k objectKind, name, version string, allowManaged bool, change func(old []byte) ([]byte, error)) (*object, error) {
+	lname, version := lower(name), lower(version)
+	var h head
+	found, err := getJSON(tx, k.heads, headKey(v.ID(), lname), &h)
+	if err != nil || !found {
+		return nil, err
+	}
+	if h.Managed && !allowManaged {
+		return nil, k.errManaged(name, "update")
+	}
+	if version == "" {
+		version = h.Latest
+	}
+	old, err := openVersion(tx, sealer, v, k, h.Name, lname, version)
+	if err != nil || old == nil {
+		return nil, err
+	}
+	content, err := change(old.Content)
+	if err != nil {
+		return nil, err
+	}
+	record, err := sealer.Seal(content, k.aad(v.ID(), lname, version))
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Put(k.versions, versionKey(v.ID(), lname, version), record); err != nil {
+		return nil, err
+	}
+	return &object{Name: h.Name, Version: version, Content: content}, nil
 }
 
 // listLatest returns up to max live objects of v in name order, each at its
