@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"reflect"
@@ -665,6 +666,212 @@ func TestCSR(t *testing.T) {
 	}
 	if !key.PublicKey.Equal(req.PublicKey) {
 		t.Errorf("CSR public key differs from the signer's")
+	}
+}
+
+// Extended key usage OIDs of the usage tests: TLS server and client
+// (RFC 5280), smart card logon (Microsoft), and a private OID that
+// crypto/x509 has no name for.
+var (
+	oidServerAuth = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 1}
+	oidClientAuth = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 2}
+	oidSmartcard  = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 20, 2, 2}
+	oidCustomEKU  = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1, 2, 3}
+)
+
+// findExtension returns the extension id of exts, or nil without one.
+func findExtension(exts []pkix.Extension, id asn1.ObjectIdentifier) *pkix.Extension {
+	for i := range exts {
+		if exts[i].Id.Equal(id) {
+			return &exts[i]
+		}
+	}
+	return nil
+}
+
+// certificateFromCSR issues a certificate whose extensions are those req
+// requests, as a CA that copies requested extensions does, so that
+// crypto/x509 parses them into KeyUsage, ExtKeyUsage and the SAN fields.
+func certificateFromCSR(t *testing.T, req *x509.CertificateRequest) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: req.Subject, ExtraExtensions: req.Extensions,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, req.PublicKey, p256Key(t))
+	if err != nil {
+		t.Fatalf("issue a certificate from the CSR: %v", err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("parse the certificate issued from the CSR: %v", err)
+	}
+	return c
+}
+
+func TestUsageExtensionsMatchX509(t *testing.T) {
+	key := p256Key(t)
+	usages := []x509.KeyUsage{0, x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		x509.KeyUsageEncipherOnly | x509.KeyUsageDecipherOnly, 1<<9 - 1}
+	for bit := range 9 {
+		usages = append(usages, 1<<bit)
+	}
+	ekuLists := [][]asn1.ObjectIdentifier{nil, {oidServerAuth}, {oidClientAuth, oidSmartcard, oidServerAuth, oidCustomEKU}}
+	for _, usage := range usages {
+		for _, ekus := range ekuLists {
+			t.Run(fmt.Sprintf("KeyUsage%09b/%dEKUs", usage, len(ekus)), func(t *testing.T) {
+				tmpl := &x509.Certificate{
+					SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "usage"},
+					NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour),
+					KeyUsage: usage, UnknownExtKeyUsage: ekus,
+				}
+				der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+				if err != nil {
+					t.Fatalf("CreateCertificate: %v", err)
+				}
+				c, err := x509.ParseCertificate(der)
+				if err != nil {
+					t.Fatalf("ParseCertificate: %v", err)
+				}
+				got, err := usageExtensions(usage, ekus)
+				if err != nil {
+					t.Fatalf("usageExtensions: %v", err)
+				}
+				found := 0
+				for _, id := range []asn1.ObjectIdentifier{oidExtensionKeyUsage, oidExtensionExtKeyUsage} {
+					want, have := findExtension(c.Extensions, id), findExtension(got, id)
+					if want == nil {
+						if have != nil {
+							t.Errorf("extension %v = %x, want none, as crypto/x509 writes", id, have.Value)
+						}
+						continue
+					}
+					found++
+					if have == nil {
+						t.Errorf("extension %v is missing, want %x, as crypto/x509 writes", id, want.Value)
+						continue
+					}
+					if !bytes.Equal(have.Value, want.Value) {
+						t.Errorf("extension %v = %x, want %x, as crypto/x509 writes", id, have.Value, want.Value)
+					}
+					if have.Critical != want.Critical {
+						t.Errorf("extension %v critical = %v, want %v, as crypto/x509 writes", id, have.Critical, want.Critical)
+					}
+				}
+				if len(got) != found {
+					t.Errorf("usageExtensions returned %d extensions, want %d", len(got), found)
+				}
+			})
+		}
+	}
+}
+
+// The CSR of a policy requests the key usage, extended key usage and
+// subject alternative names that the self-signed certificate of the same
+// policy carries.
+func TestCSRUsageExtensions(t *testing.T) {
+	tests := []struct {
+		name      string
+		x509      X509Props
+		wantUsage x509.KeyUsage
+		wantEKUs  []asn1.ObjectIdentifier
+	}{
+		{
+			name:      "DefaultKeyUsage",
+			x509:      X509Props{Subject: "CN=defaults.example.com"},
+			wantUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		},
+		{
+			name: "PolicyUsagesAndCustomEKU",
+			x509: X509Props{
+				Subject:  "CN=usage.example.com",
+				SANs:     &SANs{DNSNames: []string{"usage.example.com"}, Emails: []string{"ops@example.com"}},
+				KeyUsage: []string{"digitalSignature", "nonRepudiation", "keyAgreement", "decipherOnly"},
+				EKUs:     []string{"1.3.6.1.5.5.7.3.2", "1.3.6.1.4.1.311.20.2.2", "1.3.6.1.5.5.7.3.1", "1.3.6.1.4.1.99999.1.2.3"},
+			},
+			wantUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyAgreement | x509.KeyUsageDecipherOnly,
+			wantEKUs:  []asn1.ObjectIdentifier{oidClientAuth, oidSmartcard, oidServerAuth, oidCustomEKU},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := rsaKey(t)
+			p := WithDefaults(&Policy{X509Props: &tt.x509})
+			der, err := CSR(p, key)
+			if err != nil {
+				t.Fatalf("CSR: %v", err)
+			}
+			req, err := x509.ParseCertificateRequest(der)
+			if err != nil {
+				t.Fatalf("parse CSR: %v", err)
+			}
+			if err := req.CheckSignature(); err != nil {
+				t.Errorf("CSR signature: %v", err)
+			}
+
+			ku := findExtension(req.Extensions, oidExtensionKeyUsage)
+			if ku == nil {
+				t.Fatalf("CSR requests no key usage extension, want %09b", tt.wantUsage)
+			}
+			if !ku.Critical {
+				t.Errorf("CSR key usage extension is not critical")
+			}
+			issued := certificateFromCSR(t, req)
+			if issued.KeyUsage != tt.wantUsage {
+				t.Errorf("CSR key usage = %09b, want %09b", issued.KeyUsage, tt.wantUsage)
+			}
+
+			eku := findExtension(req.Extensions, oidExtensionExtKeyUsage)
+			switch {
+			case len(tt.wantEKUs) == 0 && eku != nil:
+				t.Errorf("CSR requests extended key usages %x, want none", eku.Value)
+			case len(tt.wantEKUs) > 0 && eku == nil:
+				t.Errorf("CSR requests no extended key usage, want %v", tt.wantEKUs)
+			case eku != nil:
+				var oids []asn1.ObjectIdentifier
+				if rest, err := asn1.Unmarshal(eku.Value, &oids); err != nil || len(rest) != 0 {
+					t.Fatalf("CSR extended key usage %x is not a sequence of OIDs: %v", eku.Value, err)
+				}
+				if !slices.EqualFunc(oids, tt.wantEKUs, asn1.ObjectIdentifier.Equal) {
+					t.Errorf("CSR extended key usages = %v, want %v in policy order", oids, tt.wantEKUs)
+				}
+				if eku.Critical {
+					t.Errorf("CSR extended key usage extension is critical, want non-critical")
+				}
+			}
+
+			if sans := tt.x509.SANs; sans != nil {
+				if !slices.Equal(issued.DNSNames, sans.DNSNames) || !slices.Equal(issued.EmailAddresses, sans.Emails) {
+					t.Errorf("CSR SANs = %q %q, want %q %q", issued.DNSNames, issued.EmailAddresses, sans.DNSNames, sans.Emails)
+				}
+			}
+
+			// The self-signed certificate of the policy has the same bytes.
+			selfDER, err := SelfSign(p, key, time.Now())
+			if err != nil {
+				t.Fatalf("SelfSign: %v", err)
+			}
+			self, err := x509.ParseCertificate(selfDER)
+			if err != nil {
+				t.Fatalf("parse self-signed certificate: %v", err)
+			}
+			for _, id := range []asn1.ObjectIdentifier{oidExtensionKeyUsage, oidExtensionExtKeyUsage} {
+				inCSR, inCert := findExtension(req.Extensions, id), findExtension(self.Extensions, id)
+				if (inCSR == nil) != (inCert == nil) {
+					t.Errorf("extension %v of the CSR = %+v, want %+v as in the self-signed certificate", id, inCSR, inCert)
+					continue
+				}
+				if inCSR == nil {
+					continue
+				}
+				if !bytes.Equal(inCSR.Value, inCert.Value) {
+					t.Errorf("extension %v of the CSR = %x, want %x as in the self-signed certificate", id, inCSR.Value, inCert.Value)
+				}
+				if inCSR.Critical != inCert.Critical {
+					t.Errorf("extension %v of the CSR critical = %v, want %v as in the self-signed certificate", id, inCSR.Critical, inCert.Critical)
+				}
+			}
+		})
 	}
 }
 

@@ -259,6 +259,49 @@ var keyUsageBits = map[string]x509.KeyUsage{
 	"encipherOnly": x509.KeyUsageEncipherOnly, "decipherOnly": x509.KeyUsageDecipherOnly,
 }
 
+// Object identifiers of the key usage and extended key usage extensions
+// (RFC 5280, sections 4.2.1.3 and 4.2.1.12).
+var (
+	oidExtensionKeyUsage    = asn1.ObjectIdentifier{2, 5, 29, 15}
+	oidExtensionExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
+)
+
+// usageExtensions encodes the key usage (critical) and extended key usage
+// extensions byte for byte as crypto/x509 (Go 1.26) writes KeyUsage and
+// UnknownExtKeyUsage in certificates, so that certificates and CSRs share
+// one encoding. An empty key usage or OID list leaves its extension out.
+func usageExtensions(usage x509.KeyUsage, ekus []asn1.ObjectIdentifier) ([]pkix.Extension, error) {
+	var exts []pkix.Extension
+	if usage != 0 {
+		// Bit n of x509.KeyUsage is bit n of the named bit list. DER numbers
+		// the bits of each byte from the most significant one and drops
+		// trailing zero bits.
+		var bits asn1.BitString
+		for n := 0; usage>>n != 0; n++ {
+			if n%8 == 0 {
+				bits.Bytes = append(bits.Bytes, 0)
+			}
+			if usage&(1<<n) != 0 {
+				bits.Bytes[n/8] |= 0x80 >> (n % 8)
+				bits.BitLength = n + 1
+			}
+		}
+		value, err := asn1.Marshal(bits)
+		if err != nil {
+			return nil, err
+		}
+		exts = append(exts, pkix.Extension{Id: oidExtensionKeyUsage, Critical: true, Value: value})
+	}
+	if len(ekus) > 0 {
+		value, err := asn1.Marshal(ekus)
+		if err != nil {
+			return nil, bad("The extended key usages %v cannot be encoded: %v.", ekus, err)
+		}
+		exts = append(exts, pkix.Extension{Id: oidExtensionExtKeyUsage, Value: value})
+	}
+	return exts, nil
+}
+
 // upnOID is the otherName type of a user principal name (Microsoft).
 var upnOID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 20, 2, 3}
 
@@ -344,6 +387,12 @@ func Template(p *Policy, now time.Time) (*x509.Certificate, error) {
 		}
 		tmpl.UnknownExtKeyUsage = append(tmpl.UnknownExtKeyUsage, oid)
 	}
+	// The extensions go in ExtraExtensions, where crypto/x509 uses them in
+	// place of its own encoding of KeyUsage and UnknownExtKeyUsage, so that
+	// CSR can put the same bytes into the certificate signing request.
+	if tmpl.ExtraExtensions, err = usageExtensions(tmpl.KeyUsage, tmpl.UnknownExtKeyUsage); err != nil {
+		return nil, err
+	}
 	if tmpl.KeyUsage&x509.KeyUsageCertSign != 0 {
 		tmpl.BasicConstraintsValid, tmpl.IsCA = true, true
 	}
@@ -369,7 +418,9 @@ func SelfSign(p *Policy, signer crypto.Signer, now time.Time) ([]byte, error) {
 	return der, nil
 }
 
-// CSR makes the PKCS #10 certificate signing request of a policy.
+// CSR makes the PKCS #10 certificate signing request of a policy. It
+// requests the subject alternative names, key usage and extended key usage
+// that SelfSign would write into the certificate.
 func CSR(p *Policy, signer crypto.Signer) ([]byte, error) {
 	tmpl, err := Template(p, time.Now())
 	if err != nil {
@@ -377,7 +428,7 @@ func CSR(p *Policy, signer crypto.Signer) ([]byte, error) {
 	}
 	req := &x509.CertificateRequest{
 		Subject: tmpl.Subject, DNSNames: tmpl.DNSNames, EmailAddresses: tmpl.EmailAddresses,
-		IPAddresses: tmpl.IPAddresses, URIs: tmpl.URIs,
+		IPAddresses: tmpl.IPAddresses, URIs: tmpl.URIs, ExtraExtensions: tmpl.ExtraExtensions,
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, req, signer)
 	if err != nil {
