@@ -13,6 +13,7 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -1146,6 +1147,183 @@ func TestCertsMerge(t *testing.T) {
 			t.Errorf("merged bundle cer or tags differ: tags %v", sdkTags(resp.Tags))
 		}
 	})
+}
+
+// Object identifiers of the usage extensions (RFC 5280) and of the extended
+// key usages that crypto/x509 has no name for: smart card logon (Microsoft)
+// and a private OID.
+var (
+	certOIDKeyUsage    = asn1.ObjectIdentifier{2, 5, 29, 15}
+	certOIDExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
+	certOIDSmartcard   = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 20, 2, 2}
+	certOIDCustomEKU   = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1, 2, 3}
+)
+
+// certExtension returns the extension id of exts, or nil without one.
+func certExtension(exts []pkix.Extension, id asn1.ObjectIdentifier) *pkix.Extension {
+	for i := range exts {
+		if exts[i].Id.Equal(id) {
+			return &exts[i]
+		}
+	}
+	return nil
+}
+
+// certIssueRequested issues a certificate for a CSR with exactly the
+// extensions it requests, as a CA that copies requested extensions does.
+func certIssueRequested(t *testing.T, csr *x509.CertificateRequest, ca *x509.Certificate, caKey crypto.Signer) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: csr.Subject, ExtraExtensions: csr.Extensions,
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().AddDate(0, 3, 0),
+	}
+	return certIssue(t, tmpl, ca, csr.PublicKey, caKey)
+}
+
+// The CSR of a pending operation requests the key usage (critical) and the
+// extended key usages of the policy, as a self-signed certificate carries
+// them, so that a CA that honors the request issues a certificate for the
+// same purposes.
+func TestCertsPendingCSRUsages(t *testing.T) {
+	v := startCertVault(t, kvtest.Options{})
+	ca, caKey := certTestCA(t, "Usage Issuing CA", nil, nil)
+
+	tests := []struct {
+		name      string
+		x509Props string
+		wantUsage x509.KeyUsage
+		wantEKUs  []asn1.ObjectIdentifier
+		wantDNS   []string
+		openssl   []string
+		// EKUs of the issued certificate as crypto/x509 parses them, split
+		// into the ones it names and the others.
+		issuedEKUs      []x509.ExtKeyUsage
+		issuedOtherEKUs []asn1.ObjectIdentifier
+	}{
+		{
+			// Without key_usage the policy gets the default key usage of
+			// self-signed certificates, digitalSignature and
+			// keyEncipherment, and no EKUs.
+			name:      "DefaultKeyUsage",
+			x509Props: `{"subject":"CN=csr-defaults.example.com"}`,
+			wantUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+			openssl:   []string{"X509v3 Key Usage: critical", "Digital Signature, Key Encipherment"},
+		},
+		{
+			name: "PolicyUsagesAndCustomEKU",
+			x509Props: `{"subject":"CN=csr-usages.example.com","sans":{"dns_names":["csr-usages.example.com"]},
+				"key_usage":["digitalSignature","nonRepudiation","keyEncipherment"],
+				"ekus":["` + certServerAuth + `","` + certClientAuth + `","1.3.6.1.4.1.311.20.2.2","1.3.6.1.4.1.99999.1.2.3"]}`,
+			wantUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment,
+			wantEKUs: []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 1}, {1, 3, 6, 1, 5, 5, 7, 3, 2},
+				certOIDSmartcard, certOIDCustomEKU},
+			wantDNS:         []string{"csr-usages.example.com"},
+			issuedEKUs:      []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+			issuedOtherEKUs: []asn1.ObjectIdentifier{certOIDSmartcard, certOIDCustomEKU},
+			openssl: []string{
+				"X509v3 Key Usage: critical", "Digital Signature, Non Repudiation, Key Encipherment",
+				"X509v3 Extended Key Usage:",
+				"TLS Web Server Authentication, TLS Web Client Authentication, Microsoft Smartcard Login, 1.3.6.1.4.1.99999.1.2.3",
+				"DNS:csr-usages.example.com",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := strings.ToLower(tt.name)
+			r := v.raw(t, http.MethodPost, "/certificates/"+name+"/create",
+				`{"policy":{"issuer":{"name":"Unknown"},"x509_props":`+tt.x509Props+`}}`)
+			if r.Status != http.StatusAccepted {
+				t.Fatalf("create: %v, want 202", r)
+			}
+			var op struct {
+				Status string `json:"status"`
+				CSR    string `json:"csr"`
+			}
+			r.JSON(t, &op)
+			if op.Status != "inProgress" {
+				t.Fatalf("operation status = %q, want inProgress", op.Status)
+			}
+			der, err := base64.StdEncoding.DecodeString(op.CSR)
+			if err != nil {
+				t.Fatalf("csr is not base64: %v", err)
+			}
+			csr, err := x509.ParseCertificateRequest(der)
+			if err != nil {
+				t.Fatalf("parse CSR: %v", err)
+			}
+			if err := csr.CheckSignature(); err != nil {
+				t.Errorf("CSR signature: %v", err)
+			}
+			if got := v.operation(t, name); !bytes.Equal(got.CSR, der) {
+				t.Errorf("GetCertificateOperation returns another CSR than the create response")
+			}
+
+			ku := certExtension(csr.Extensions, certOIDKeyUsage)
+			if ku == nil {
+				t.Errorf("CSR requests no key usage, want %09b", tt.wantUsage)
+			} else if !ku.Critical {
+				t.Errorf("CSR key usage is not critical")
+			}
+			eku := certExtension(csr.Extensions, certOIDExtKeyUsage)
+			switch {
+			case len(tt.wantEKUs) == 0 && eku != nil:
+				t.Errorf("CSR requests extended key usages %x, want none", eku.Value)
+			case len(tt.wantEKUs) > 0 && eku == nil:
+				t.Errorf("CSR requests no extended key usage, want %v", tt.wantEKUs)
+			case eku != nil:
+				var oids []asn1.ObjectIdentifier
+				if rest, err := asn1.Unmarshal(eku.Value, &oids); err != nil || len(rest) != 0 {
+					t.Fatalf("CSR extended key usage %x is not a sequence of OIDs: %v", eku.Value, err)
+				}
+				if !slices.EqualFunc(oids, tt.wantEKUs, asn1.ObjectIdentifier.Equal) {
+					t.Errorf("CSR extended key usages = %v, want %v in policy order", oids, tt.wantEKUs)
+				}
+			}
+			if !slices.Equal(csr.DNSNames, tt.wantDNS) {
+				t.Errorf("CSR DNSNames = %q, want %q", csr.DNSNames, tt.wantDNS)
+			}
+
+			// A CA that copies the requested extensions issues a certificate
+			// that crypto/x509 reads with the policy's usages, and the
+			// server merges it.
+			leaf := certIssueRequested(t, csr, ca, caKey)
+			if leaf.KeyUsage != tt.wantUsage {
+				t.Errorf("issued KeyUsage = %09b, want %09b", leaf.KeyUsage, tt.wantUsage)
+			}
+			if !slices.Equal(leaf.ExtKeyUsage, tt.issuedEKUs) {
+				t.Errorf("issued ExtKeyUsage = %v, want %v", leaf.ExtKeyUsage, tt.issuedEKUs)
+			}
+			if !slices.EqualFunc(leaf.UnknownExtKeyUsage, tt.issuedOtherEKUs, asn1.ObjectIdentifier.Equal) {
+				t.Errorf("issued UnknownExtKeyUsage = %v, want %v", leaf.UnknownExtKeyUsage, tt.issuedOtherEKUs)
+			}
+			_, err = v.c.MergeCertificate(context.Background(), name, azcertificates.MergeCertificateParameters{
+				X509Certificates: [][]byte{leaf.Raw, ca.Raw}}, nil)
+			if err != nil {
+				t.Fatalf("MergeCertificate: %v", err)
+			}
+			if merged := certParse(t, v.get(t, name, "").CER); merged.KeyUsage != tt.wantUsage {
+				t.Errorf("merged certificate KeyUsage = %09b, want %09b", merged.KeyUsage, tt.wantUsage)
+			}
+
+			t.Run("OpenSSL", func(t *testing.T) {
+				certOpenSSL(t)
+				path := filepath.Join(t.TempDir(), name+".csr")
+				if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				text := certRunOpenSSL(t, "req", "-in", path, "-noout", "-text")
+				for _, want := range tt.openssl {
+					if !strings.Contains(text, want) {
+						t.Errorf("openssl req -text lacks %q:\n%s", want, text)
+					}
+				}
+				if len(tt.wantEKUs) == 0 && strings.Contains(text, "Extended Key Usage") {
+					t.Errorf("openssl req -text shows an extended key usage, want none:\n%s", text)
+				}
+			})
+		})
+	}
 }
 
 func TestCertsCancelOperation(t *testing.T) {
