@@ -592,6 +592,46 @@ func TestAuditResumeFromRotatedFile(t *testing.T) {
 	}
 }
 
+// A write cut short just before the newline leaves a whole record without
+// it. Open adds the newline, so the next record starts a line of its own.
+func TestAuditResumeMissingNewline(t *testing.T) {
+	key := testKey(1)
+	dir := t.TempDir()
+	l := openLogger(t, dir, key, 1<<20, 1000)
+	appendEvents(t, l, 0, 3)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.file.Close(); err != nil { // abandon it without a checkpoint
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, CurrentFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.TrimSuffix(data, []byte("\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	l = openLogger(t, dir, key, 1<<20, 1000)
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, data) {
+		t.Errorf("after Open the file has %d bytes ending in %q, want the %d bytes written, ending in a newline",
+			len(got), got[max(0, len(got)-8):], len(data))
+	}
+	r := eventRecord(3)
+	if err := l.Append(r, true); err != nil {
+		t.Fatal(err)
+	}
+	if r.Seq != 4 {
+		t.Errorf("first record after reopen has seq %d, want 4", r.Seq)
+	}
+	rep, _ := closeAndVerify(t, l, dir, key)
+	if rep.Records != 4 || rep.LastSeq != 5 {
+		t.Errorf("report = %+v, want 4 records, last seq 5", *rep)
+	}
+}
+
 func TestAuditOpenDamagedLastLine(t *testing.T) {
 	dir := t.TempDir()
 	l := openLogger(t, dir, testKey(1), 1<<20, 1000)

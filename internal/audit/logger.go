@@ -120,7 +120,16 @@ func (l *Logger) resume() error {
 		return err
 	}
 	for i := len(files) - 1; i >= 0; i-- {
-		r, err := lastRecord(files[i])
+		data, err := os.ReadFile(files[i])
+		if err != nil {
+			return err
+		}
+		if filepath.Base(files[i]) == CurrentFile {
+			if data, err = completeLastLine(files[i], data); err != nil {
+				return err
+			}
+		}
+		r, err := lastRecord(files[i], data)
 		if err != nil {
 			return err
 		}
@@ -133,11 +142,9 @@ func (l *Logger) resume() error {
 	return nil
 }
 
-func lastRecord(path string) (*Record, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+// lastRecord decodes the last line of data, the content of the audit file
+// at path. It returns nil if data has no line.
+func lastRecord(path string, data []byte) (*Record, error) {
 	data = bytes.TrimRight(data, "\n")
 	if len(data) == 0 {
 		return nil, nil
@@ -148,6 +155,30 @@ func lastRecord(path string) (*Record, error) {
 		return nil, fmt.Errorf("audit file %s ends with a damaged record; run keyvault audit verify: %w", path, err)
 	}
 	return &r, nil
+}
+
+// completeLastLine adds the missing newline to the current file at path
+// when its last line is a whole record, and returns the file's content
+// data with it. A write cut short just before the newline leaves such a
+// line, and the next record appended to it would join it on one line.
+func completeLastLine(path string, data []byte) ([]byte, error) {
+	tail := data[bytes.LastIndexByte(data, '\n')+1:]
+	var r Record
+	if len(tail) == 0 || json.Unmarshal(tail, &r) != nil {
+		return data, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, fmt.Errorf("audit file %s: add the newline missing after its last record: %w", path, err)
+	}
+	_, err = f.Write([]byte{'\n'})
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return nil, fmt.Errorf("audit file %s: add the newline missing after its last record: %w", path, err)
+	}
+	return append(data, '\n'), nil
 }
 
 // Files lists the audit files of dir in the order they were written: the
