@@ -78,9 +78,12 @@ type Logger struct {
 	writeErr  error
 
 	failures atomic.Uint64
+	repair   *Repair // set by Open and not changed after
 }
 
 // Open opens the audit directory, continuing the chain of its last record.
+// It moves a torn last line of the current file to a quarantine file and
+// records that in the log, and Logger.Repair then describes the repair.
 func Open(opts Options) (*Logger, error) {
 	if opts.MaxFileBytes == 0 {
 		opts.MaxFileBytes = 100 << 20
@@ -109,25 +112,36 @@ func Open(opts Options) (*Logger, error) {
 		return nil, err
 	}
 	l.file, l.size = f, info.Size()
+	if l.repair != nil {
+		if err := l.recordRepair(); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	return l, nil
 }
 
 // resume reads the last record written, in the current file or else the
-// newest rotated one, so the chain goes on across restarts.
+// newest rotated one, so the chain goes on across restarts. It first
+// moves a torn last line out of the current file (see Repair).
 func (l *Logger) resume() error {
 	files, err := Files(l.opts.Dir)
 	if err != nil {
 		return err
 	}
+	var current string
+	var keep int64
+	var torn []byte
 	for i := len(files) - 1; i >= 0; i-- {
 		data, err := os.ReadFile(files[i])
 		if err != nil {
 			return err
 		}
 		if filepath.Base(files[i]) == CurrentFile {
-			if data, err = completeLastLine(files[i], data); err != nil {
+			if data, torn, err = splitTornLine(files[i], data); err != nil {
 				return err
 			}
+			current, keep = files[i], int64(len(data))
 		}
 		r, err := lastRecord(files[i], data)
 		if err != nil {
@@ -136,10 +150,16 @@ func (l *Logger) resume() error {
 		if r != nil {
 			l.seq, l.last = r.Seq, r.Hash
 			l.wroteSeq, l.wroteHash = r.Seq, r.Hash
-			return nil
+			break
 		}
 	}
-	return nil
+	if len(torn) == 0 {
+		return nil
+	}
+	// The torn line is moved only once the record before it decoded, so
+	// that a log that Open rejects is left as it was.
+	l.repair, err = quarantineTornLine(current, keep, torn, l.opts.Now())
+	return err
 }
 
 // lastRecord decodes the last line of data, the content of the audit file
@@ -155,30 +175,6 @@ func lastRecord(path string, data []byte) (*Record, error) {
 		return nil, fmt.Errorf("audit file %s ends with a damaged record; run keyvault audit verify: %w", path, err)
 	}
 	return &r, nil
-}
-
-// completeLastLine adds the missing newline to the current file at path
-// when its last line is a whole record, and returns the file's content
-// data with it. A write cut short just before the newline leaves such a
-// line, and the next record appended to it would join it on one line.
-func completeLastLine(path string, data []byte) ([]byte, error) {
-	tail := data[bytes.LastIndexByte(data, '\n')+1:]
-	var r Record
-	if len(tail) == 0 || json.Unmarshal(tail, &r) != nil {
-		return data, nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return nil, fmt.Errorf("audit file %s: add the newline missing after its last record: %w", path, err)
-	}
-	_, err = f.Write([]byte{'\n'})
-	if err == nil {
-		err = f.Sync()
-	}
-	if err = errors.Join(err, f.Close()); err != nil {
-		return nil, fmt.Errorf("audit file %s: add the newline missing after its last record: %w", path, err)
-	}
-	return append(data, '\n'), nil
 }
 
 // Files lists the audit files of dir in the order they were written: the
