@@ -221,6 +221,10 @@ func (s *Server) openAudit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if rep := l.Repair(); rep != nil {
+		s.log.Warn("audit file ended with a torn record; moved it to a quarantine file and continued the chain after an "+audit.RepairOperation+" record",
+			"file", rep.File, "quarantineFile", rep.Quarantine, "bytes", rep.Bytes, "seq", rep.Seq)
+	}
 	s.audit = l
 	s.auditStore.failOpen = s.cfg.AuditFailOpen
 	s.auditStore.log.Store(l)

@@ -1284,6 +1284,66 @@ func TestAuditFailOpen(t *testing.T) {
 	}
 }
 
+// A server whose audit file ends with a torn record, as a power loss during
+// a write leaves it, starts. It moves the torn bytes to a quarantine file,
+// logs a warning and records the repair in the audit log.
+func TestAuditStartOnTornFile(t *testing.T) {
+	s := audStart(t, "", nil)
+	dataDir, auditDir := s.dataDir, s.auditDir
+	s.in.Token(t) // the token request leaves a record before the torn one
+	s.stop()
+	const torn = `{"time":"2026-01-02T03:04:05.0000000Z","operationName":"Secret`
+	f, err := os.OpenFile(filepath.Join(auditDir, audit.CurrentFile), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(torn); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = audStart(t, dataDir, nil)
+	if r := s.in.Do(t, http.MethodGet, s.in.VaultURL("default")+"/secrets?api-version="+audAPIVersion, s.in.Token(t), ""); r.Status != http.StatusOK {
+		t.Errorf("ListSecrets after the repair: %v, want status 200", r)
+	}
+	s.stop()
+
+	var warning map[string]any
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) == nil && entry["level"] == "WARN" &&
+			strings.Contains(fmt.Sprint(entry["msg"]), "torn record") {
+			warning = entry
+		}
+	}
+	if warning == nil {
+		t.Fatalf("the server log has no warning about the torn record:\n%s", s.logs.String())
+	}
+	quarantine, _ := warning["quarantineFile"].(string)
+	if filepath.Dir(quarantine) != auditDir {
+		t.Errorf("warning names quarantine file %q, want a file in %s", quarantine, auditDir)
+	}
+	if got, err := os.ReadFile(quarantine); err != nil || string(got) != torn {
+		t.Errorf("quarantine file contains %q (%v), want the torn bytes %q", got, err, torn)
+	}
+
+	var repairs []audit.Record
+	for _, e := range audEvents(t, auditDir) {
+		if e.OperationName == audit.RepairOperation {
+			repairs = append(repairs, e)
+		}
+	}
+	if len(repairs) != 1 {
+		t.Fatalf("the audit log has %d %s records, want 1", len(repairs), audit.RepairOperation)
+	}
+	if want := filepath.Base(quarantine); !strings.Contains(repairs[0].Properties.Details, want) {
+		t.Errorf("%s details %q do not name %s", audit.RepairOperation, repairs[0].Properties.Details, want)
+	}
+	audVerify(t, auditDir, dataDir)
+}
+
 func TestAuditThrottling(t *testing.T) {
 	// 300 secret creations per 10 s times 0.01 leaves 3.
 	s := audStart(t, "", func(c *server.Config) {
