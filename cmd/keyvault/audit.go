@@ -38,6 +38,10 @@ server run with its own) are checked in the order they were written. Files given
 files by number, then audit.jsonl). The checkpoint public key is
 DATA_DIR/audit-key.pub unless --key names another file.
 
+Quarantine files (audit-torn-*.partial) are not checked. The server creates
+one at start when audit.jsonl ends with a torn record, moves the torn bytes
+into it and notes that in an AuditRepair record, which is checked.
+
 The command prints a summary and exits 0 when the chain is intact; otherwise
 it prints the file, line and sequence number of the first problem and exits 1.`,
 		RunE: func(cmd *cobra.Command, args []string) error {

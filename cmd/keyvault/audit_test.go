@@ -183,6 +183,40 @@ func TestAuditVerifyCommand(t *testing.T) {
 		}
 	})
 
+	// This case changes the log of dataDir, so it runs after the cases that
+	// read it.
+	t.Run("repaired torn record", func(t *testing.T) {
+		current := files[len(files)-1]
+		f, err := os.OpenFile(current, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(`{"time":"2026-01-02T03:04:05.0000000Z","operationName":"Secr`); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Run("restart", func(t *testing.T) {
+			kvtest.Start(t, kvtest.Options{DataDir: dataDir})
+		})
+
+		out, err := execute("audit", "verify", "--data-dir", dataDir)
+		if err != nil {
+			t.Fatalf("audit verify after the repair: %v", err)
+		}
+		// The 25 records of the first run and the AuditRepair record, in
+		// the same files as before.
+		want := fmt.Sprintf("ok: 26 records and %d signed checkpoints in %d files;", len(files)+2, len(files))
+		if !strings.HasPrefix(out, want) {
+			t.Errorf("output = %q, want prefix %q", out, want)
+		}
+		quarantined, err := filepath.Glob(filepath.Join(dataDir, "audit", "audit-torn-*.partial"))
+		if err != nil || len(quarantined) != 1 {
+			t.Errorf("quarantine files %v (%v), want 1", quarantined, err)
+		}
+	})
+
 	t.Run("no audit files", func(t *testing.T) {
 		empty := t.TempDir()
 		key, err := os.ReadFile(keyFile)
