@@ -54,6 +54,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.AllowSoftwareHSM, "allow-software-hsm", false, "let premium vaults create RSA-HSM, EC-HSM and oct-HSM keys as software keys when no PKCS#11 token (--seal pkcs11) holds them")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate chain to serve instead of the generated one (needs --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.BoolVar(&c.NoHTTP2, "no-http2", false, "serve HTTP/1.1 only: clients that would use HTTP/2 open several connections instead, and each request costs the server less CPU (see docs/benchmarks.md)")
 	fs.BoolVar(&c.PlainHTTP, "plain-http", false, "serve plain HTTP without TLS (insecure; the Go and Python SDKs refuse to send tokens over it)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "largest request body accepted, in bytes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long a shutdown waits for requests in flight")

@@ -191,7 +191,7 @@ func median(v []float64) float64 {
 // verifies the signature, and encrypt-aes decrypts the ciphertext.
 func (b *bench) createKeyTarget(ctx context.Context, name string) (*keyTarget, error) {
 	p := keyPhases[name]
-	c := &http.Client{Transport: b.srv.newTransport(nil), Timeout: requestTimeout}
+	c := &http.Client{Transport: b.srv.newTransport(nil, b.opts.http2), Timeout: requestTimeout}
 	defer c.CloseIdleConnections()
 
 	keyName := "kvbench-" + name

@@ -62,6 +62,8 @@ type phaseControl struct {
 
 	mu      sync.Mutex
 	redials []string // errors seen on the connection before each repeated dial
+
+	shared *http.Client // with -http2: the one client all workers use
 }
 
 // trackedConn is a connection that records its first read and write
@@ -195,6 +197,12 @@ func (b *bench) measure(ctx context.Context, phase string, op operation, warmup,
 	defer cancel()
 	ctl := &phaseControl{limited: limit > 0}
 	ctl.tickets.Store(int64(limit))
+	if b.opts.http2 {
+		// One HTTP/2 connection carries every worker's requests as streams.
+		tr := b.srv.newTransport(ctl.newDialHook(), true)
+		defer tr.CloseIdleConnections()
+		ctl.shared = &http.Client{Transport: tr, Timeout: requestTimeout}
+	}
 	stats := make([]workerStats, b.opts.conns)
 	var wg sync.WaitGroup
 	for i := range stats {
@@ -269,9 +277,12 @@ func (b *bench) measure(ctx context.Context, phase string, op operation, warmup,
 
 // work is one connection's loop: it sends op until the phase stops.
 func (b *bench) work(ctx context.Context, ctl *phaseControl, op operation, st *workerStats) {
-	tr := b.srv.newTransport(ctl.newDialHook())
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: requestTimeout}
+	c := ctl.shared
+	if c == nil {
+		tr := b.srv.newTransport(ctl.newDialHook(), false)
+		defer tr.CloseIdleConnections()
+		c = &http.Client{Transport: tr, Timeout: requestTimeout}
+	}
 	for ctx.Err() == nil {
 		state := ctl.state.Load()
 		if state == stateStop {
@@ -340,7 +351,7 @@ func (b *bench) getSecretOp() operation {
 	}
 }
 
-// healthz reads /healthz, which the server answers before any
+// healthz reads /healthz, which the server serves before any
 // authentication, audit or store access: its cost is the floor of every
 // request, HTTPS and the server's routing.
 func (b *bench) healthz(ctx context.Context, c *http.Client) (string, error) {
@@ -387,10 +398,18 @@ func (b *bench) do(c *http.Client, req *http.Request) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s %s: status %d, want 200: %.300s", req.Method, req.URL.Path, resp.StatusCode, body)
 	}
-	if resp.ProtoMajor != 1 {
-		return nil, fmt.Errorf("%s %s: response protocol %s, want HTTP/1.1", req.Method, req.URL.Path, resp.Proto)
+	if want := b.protoMajor(); resp.ProtoMajor != want {
+		return nil, fmt.Errorf("%s %s: response protocol %s, want HTTP/%d", req.Method, req.URL.Path, resp.Proto, want)
 	}
 	return body, nil
+}
+
+// protoMajor is the HTTP version every measured response must have.
+func (b *bench) protoMajor() int {
+	if b.opts.http2 {
+		return 2
+	}
+	return 1
 }
 
 // newGUID returns a random (version 4) GUID in its 36-character text form.

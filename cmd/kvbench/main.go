@@ -71,6 +71,7 @@ type options struct {
 	perfPrefix string
 	direct     bool
 	rounds     int
+	http2      bool
 	serverCPUs []int
 	clientCPUs []int
 
@@ -96,6 +97,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.direct, "direct", true, "after each key phase, run its operation on the Go crypto library in GOMAXPROCS goroutines for -duration, with the server idle")
 	fs.StringVar(&o.perfPrefix, "perf-record", "", "record a perf CPU profile of the server during each measured window into `PREFIX`-PHASE.data (needs perf)")
 
+	fs.BoolVar(&o.http2, "http2", false, "send the measured requests as HTTP/2 streams over one connection, as the Azure SDK for Go does, instead of -conns HTTP/1.1 connections")
 	fs.IntVar(&o.rounds, "rounds", 1, "measured windows of each key phase, each followed by its direct run, and the median ratio printed at the end")
 	serverCPUs := fs.String("server-cpus", "", "run the server, and the direct operations, on these CPUs only (a `list` such as 0 or 0-1); GOMAXPROCS follows")
 	clientCPUs := fs.String("client-cpus", "", "run kvbench's load on these CPUs only (a `list`); use CPUs other than -server-cpus to keep the two apart")

@@ -135,7 +135,7 @@ func (s *serverProcess) awaitReady(ctx context.Context, dataDir string) error {
 		}
 	}
 
-	client := &http.Client{Transport: s.newTransport(nil), Timeout: 5 * time.Second}
+	client := &http.Client{Transport: s.newTransport(nil, false), Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
 	for {
 		resp, err := client.Get(s.vaultURL + "/healthz")
@@ -192,15 +192,19 @@ func (s *serverProcess) load(rawCreds []byte, dataDir string) error {
 	return nil
 }
 
-// newTransport returns an HTTP/1.1 transport with at most one connection,
-// which trusts the server's CA and dials the server's loopback address for
-// every host name; TLS still checks the certificate against the URL's host.
-// onDial, when not nil, is called with every new connection and returns the
-// connection to use.
-func (s *serverProcess) newTransport(onDial func(net.Conn) net.Conn) *http.Transport {
+// newTransport returns an HTTP/1.1 (or, with http2, HTTP/2) transport with
+// at most one connection, which trusts the server's CA and dials the
+// server's loopback address for every host name; TLS still checks the
+// certificate against the URL's host. onDial, when not nil, is called with
+// every new connection and returns the connection to use.
+func (s *serverProcess) newTransport(onDial func(net.Conn) net.Conn, http2 bool) *http.Transport {
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	protocols := new(http.Protocols)
-	protocols.SetHTTP1(true)
+	if http2 {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetHTTP1(true)
+	}
 	return &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			c, err := dialer.DialContext(ctx, "tcp", s.addr)
@@ -235,7 +239,7 @@ func (s *serverProcess) fetchToken(ctx context.Context) (string, error) {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	client := &http.Client{Transport: s.newTransport(nil), Timeout: 10 * time.Second}
+	client := &http.Client{Transport: s.newTransport(nil, false), Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	resp, err := client.Do(req)
 	if err != nil {

@@ -40,6 +40,11 @@ type Config struct {
 	TLSCert, TLSKey string // both empty: generate a CA and certificate in DataDir
 	PlainHTTP       bool   // serve HTTP without TLS (SDKs refuse bearer tokens over it)
 
+	// NoHTTP2 serves HTTP/1.1 only. Clients that would use HTTP/2 (the
+	// Azure SDK for Go does) then open several HTTP/1.1 connections, each
+	// request of which costs the server less CPU than an HTTP/2 stream.
+	NoHTTP2 bool
+
 	// TestClock enables POST /_test/clock, which moves the clock of objects
 	// (purge dates, rotation, nbf/exp checks) forward for tests.
 	TestClock bool

@@ -128,6 +128,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err err
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if cfg.NoHTTP2 {
+		s.http.Protocols = new(http.Protocols)
+		s.http.Protocols.SetHTTP1(true)
+	}
 	if unsealed {
 		if err := s.openServices(ctx); err != nil {
 			return nil, err
