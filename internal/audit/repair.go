@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/keyvault/keyvault/internal/fsutil"
 )
 
 // Names of quarantine files, which contain a torn last line that Open moved
@@ -83,7 +85,7 @@ func quarantineTornLine(path string, keep int64, torn []byte, now time.Time) (*R
 		err = q.Sync()
 	}
 	if err = errors.Join(err, q.Close()); err == nil {
-		err = syncDir(dir)
+		err = fsutil.SyncDir(dir)
 	}
 	if err != nil {
 		os.Remove(q.Name()) // the torn bytes are still in path
@@ -107,16 +109,6 @@ func truncateFile(path string, size int64) error {
 		err = f.Sync()
 	}
 	return errors.Join(err, f.Close())
-}
-
-// syncDir syncs the directory dir, so that the entries of files created in
-// it survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }
 
 // recordRepair appends the record that notes l.repair, followed by a

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/keyvault/keyvault/internal/fsutil"
 )
 
 // SealFileName is the file in the data directory that records how a
@@ -98,16 +100,7 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.SyncDir(dir)
 }
 
 // CommitPending renames path+PendingSuffix over path. When oldSuffix is not
@@ -128,5 +121,5 @@ func CommitPending(path, oldSuffix string) error {
 	if err := os.Rename(path+PendingSuffix, path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return fsutil.SyncDir(filepath.Dir(path))
 }
