@@ -109,7 +109,7 @@ func (p *scanner) str() ([]byte, bool) {
 	}
 	s := p.b[start:p.i]
 	p.i++
-	return s, jsonenc.PlainBytes(s)
+	return s, jsonenc.Plain(s)
 }
 
 // end reports whether only white space is left.

@@ -20,20 +20,10 @@ func AppendString(b []byte, s string) []byte {
 }
 
 // Plain reports whether s is printable ASCII without the characters that
-// encoding/json escapes ("\\<>&), so that its JSON string is s in quotes.
-func Plain(s string) bool {
+// encoding/json escapes ("\<>&), so that its JSON string is s in quotes.
+func Plain[T ~string | ~[]byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		if !plainByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// PlainBytes is Plain for a byte slice.
-func PlainBytes(s []byte) bool {
-	for _, c := range s {
-		if !plainByte(c) {
 			return false
 		}
 	}
