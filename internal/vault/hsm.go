@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -29,15 +28,16 @@ type HSM interface {
 // leaves these keys in the HSM, where a restore finds them again.
 const bucketHSMBackedUp = "hsm-backed-up"
 
-// keepBackedUpHSMKeys records the HSM keys of the versions a backup holds
-// (decrypted contents by version), so that a purge keeps them.
-func (s *Service) keepBackedUpHSMKeys(ctx context.Context, versions map[string][]byte) error {
+// keepBackedUpHSMKeys records the HSM keys of the versions of key name
+// that a backup holds (decrypted contents by version), so that a purge
+// keeps them.
+func (s *Service) keepBackedUpHSMKeys(ctx context.Context, name string, versions map[string][]byte) error {
 	if s.HSM == nil {
 		return nil
 	}
 	var objects []hsmObject
-	for _, content := range versions {
-		o, err := storedHSMObject(content)
+	for version, content := range versions {
+		o, err := storedHSMObject(&object{Name: name, Version: version, Content: content})
 		if err != nil {
 			return err
 		}
@@ -58,16 +58,11 @@ func (s *Service) keepBackedUpHSMKeys(ctx context.Context, versions map[string][
 	})
 }
 
-// storedHSMObject returns the HSM key of a stored key version's content,
-// with an empty ref for a software key.
-func storedHSMObject(content []byte) (hsmObject, error) {
-	var d struct {
-		JWK struct {
-			Kty string `json:"kty"`
-		} `json:"jwk"`
-		HSM string `json:"hsm"`
-	}
-	if err := json.Unmarshal(content, &d); err != nil {
+// storedHSMObject returns the HSM key of a stored key version, with an
+// empty ref for a software key.
+func storedHSMObject(obj *object) (hsmObject, error) {
+	d, err := decodeKeyData(obj)
+	if err != nil {
 		return hsmObject{}, err
 	}
 	return hsmObject{ref: d.HSM, kty: d.JWK.Kty}, nil
@@ -122,9 +117,9 @@ func (p *hsmPurge) collect(tx storage.Tx, lname string) error {
 		if err != nil {
 			return false, fmt.Errorf("open key %s/%s: %w", parts[1], parts[2], err)
 		}
-		o, err := storedHSMObject(content)
+		o, err := storedHSMObject(&object{Name: parts[1], Version: parts[2], Content: content})
 		if err != nil {
-			return false, fmt.Errorf("stored key %s/%s: %w", parts[1], parts[2], err)
+			return false, err
 		}
 		if o.ref == "" {
 			return true, nil

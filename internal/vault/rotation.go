@@ -375,7 +375,7 @@ func (s *Service) BackupKey(ctx context.Context, v *Vault, name string) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.keepBackedUpHSMKeys(ctx, versions); err != nil {
+	if err := s.keepBackedUpHSMKeys(ctx, h.Name, versions); err != nil {
 		return nil, err
 	}
 	return s.sealBackup(ctx, b)
