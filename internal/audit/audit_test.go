@@ -559,20 +559,29 @@ func TestAuditResumeAfterCrash(t *testing.T) {
 	}
 }
 
-// When the current file is empty (the process died right after a
-// rotation), Open continues from the newest rotated file.
-func TestAuditResumeFromRotatedFile(t *testing.T) {
-	key := testKey(1)
-	dir := t.TempDir()
+// rotateByHand writes a rotated log in dir, renames its current file as
+// the next rotation would, and starts a current file with content. It
+// returns the path of the file it renamed.
+func rotateByHand(t *testing.T, dir string, key ed25519.PrivateKey, content []byte) string {
+	t.Helper()
 	files := writeRotatedLog(t, dir, key)
 	current := files[len(files)-1]
 	next := filepath.Join(dir, fmt.Sprintf("audit-%06d.jsonl", len(files)))
 	if err := os.Rename(current, next); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(current, nil, 0o600); err != nil {
+	if err := os.WriteFile(current, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return next
+}
+
+// When the current file is empty (the process died right after a
+// rotation), Open continues from the newest rotated file.
+func TestAuditResumeFromRotatedFile(t *testing.T) {
+	key := testKey(1)
+	dir := t.TempDir()
+	next := rotateByHand(t, dir, key, nil)
 	lastSeq := lineSeq(t, next, len(readFileLines(t, next)))
 
 	l := openLogger(t, dir, key, rotatedMaxBytes, rotatedEvery)

@@ -288,15 +288,7 @@ func TestAuditRepairOnlyLineTorn(t *testing.T) {
 
 	t.Run("after rotated files", func(t *testing.T) {
 		dir := t.TempDir()
-		files := writeRotatedLog(t, dir, key)
-		current := files[len(files)-1]
-		next := filepath.Join(dir, fmt.Sprintf("audit-%06d.jsonl", len(files)))
-		if err := os.Rename(current, next); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(current, []byte(tornLine), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		next := rotateByHand(t, dir, key, []byte(tornLine))
 		lines := readFileLines(t, next)
 		last := parseRecord(t, lines[len(lines)-1])
 
@@ -308,7 +300,7 @@ func TestAuditRepairOnlyLineTorn(t *testing.T) {
 		if rep.Seq != last.Seq+1 {
 			t.Errorf("repair record has seq %d, want %d", rep.Seq, last.Seq+1)
 		}
-		checkRepairRecord(t, readFileLines(t, current)[0], rep, last.Hash)
+		checkRepairRecord(t, readFileLines(t, filepath.Join(dir, CurrentFile))[0], rep, last.Hash)
 		closeAndVerify(t, l, dir, key)
 	})
 }

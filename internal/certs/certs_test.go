@@ -644,17 +644,7 @@ func TestCSR(t *testing.T) {
 		Subject: "CN=csr.example.com, O=Contoso",
 		SANs:    &SANs{DNSNames: []string{"csr.example.com"}, IPAddresses: []string{"10.0.0.1"}},
 	}})
-	der, err := CSR(p, key)
-	if err != nil {
-		t.Fatalf("CSR: %v", err)
-	}
-	req, err := x509.ParseCertificateRequest(der)
-	if err != nil {
-		t.Fatalf("parse CSR: %v", err)
-	}
-	if err := req.CheckSignature(); err != nil {
-		t.Errorf("CSR signature: %v", err)
-	}
+	req := mustCSR(t, p, key)
 	if got, want := req.Subject.String(), "CN=csr.example.com,O=Contoso"; got != want {
 		t.Errorf("CSR subject = %q, want %q", got, want)
 	}
@@ -680,6 +670,24 @@ var (
 )
 
 // findExtension returns the extension id of exts, or nil without one.
+// mustCSR makes the CSR of p with key, parses it and checks its signature.
+func mustCSR(t *testing.T, p *Policy, key crypto.Signer) *x509.CertificateRequest {
+	t.Helper()
+	der, err := CSR(p, key)
+	if err != nil {
+		t.Fatalf("CSR: %v", err)
+	}
+	req, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatalf("parse CSR: %v", err)
+	}
+	if err := req.CheckSignature(); err != nil {
+		t.Errorf("CSR signature: %v", err)
+	}
+	return req
+}
+
+// findExtension returns the extension id of exts, or nil.
 func findExtension(exts []pkix.Extension, id asn1.ObjectIdentifier) *pkix.Extension {
 	for i := range exts {
 		if exts[i].Id.Equal(id) {
@@ -797,17 +805,7 @@ func TestCSRUsageExtensions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			key := rsaKey(t)
 			p := WithDefaults(&Policy{X509Props: &tt.x509})
-			der, err := CSR(p, key)
-			if err != nil {
-				t.Fatalf("CSR: %v", err)
-			}
-			req, err := x509.ParseCertificateRequest(der)
-			if err != nil {
-				t.Fatalf("parse CSR: %v", err)
-			}
-			if err := req.CheckSignature(); err != nil {
-				t.Errorf("CSR signature: %v", err)
-			}
+			req := mustCSR(t, p, key)
 
 			ku := findExtension(req.Extensions, oidExtensionKeyUsage)
 			if ku == nil {
