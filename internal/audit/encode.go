@@ -9,11 +9,11 @@ import (
 
 // Records are written on every request, so they are encoded by hand instead
 // of by reflection. The bytes must be exactly what json.Marshal makes of the
-// record, because Verify checks each line against that encoding; the
-// differential test and fuzz target in encode_test.go hold the two together.
+// record, because Verify checks each line against that encoding. The
+// differential test and fuzz target in encode_test.go compare the two.
 //
 // A record is encoded in two parts. The body (every field before the chain
-// fields) is built before the logger's lock is taken; the tail (seq,
+// fields) is built before the logger's lock is taken, and the tail (seq,
 // prevHash and hash) is added under it.
 
 // appendBody appends the record's JSON up to and including "properties",
@@ -33,6 +33,7 @@ func appendBody(b []byte, r *Record) []byte {
 	b = appendField(b, "durationMs", r.DurationMs)
 	b = appendField(b, "callerIpAddress", r.CallerIPAddress)
 	b = appendField(b, "correlationId", r.CorrelationID)
+
 	if r.Identity != nil {
 		b = append(b, `,"identity":{"claim":`...)
 		if r.Identity.Claim == nil {
@@ -56,6 +57,7 @@ func appendBody(b []byte, r *Record) []byte {
 		}
 		b = append(b, '}')
 	}
+
 	p := &r.Properties
 	b = append(b, `,"properties":{`...)
 	n := len(b)

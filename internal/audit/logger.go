@@ -69,8 +69,8 @@ type Logger struct {
 	wroteSeq  uint64 // the last record written to the file
 	wroteHash string // hash of record wroteSeq
 
-	// A failed batch write starts a new epoch: the records of the batch,
-	// and the pending ones chained after them, are dropped and the chain
+	// A failed batch write starts a new epoch. The records of the batch,
+	// and the pending ones chained after them, are dropped, and the chain
 	// goes on from the last record written. epochEnds[e] is the last
 	// record written in epoch e, and writeErr the last write error.
 	epoch     int
@@ -301,6 +301,7 @@ func (l *Logger) writeBatch(unlock bool) {
 	if unlock {
 		l.mu.Unlock()
 	}
+
 	_, err := file.Write(batch)
 	if err != nil {
 		// Cut off a partial batch so the file stays a sequence of records.
@@ -311,6 +312,7 @@ func (l *Logger) writeBatch(unlock bool) {
 	if unlock {
 		l.mu.Lock()
 	}
+
 	l.writing = false
 	if err == nil {
 		l.size += int64(len(batch))

@@ -115,7 +115,7 @@ func (p *hsmPurge) collect(tx storage.Tx, lname string) error {
 		}
 		content, err := p.sealer.Open(value, keyKind.aad(parts[0], parts[1], parts[2]))
 		if err != nil {
-			return false, fmt.Errorf("open key %s/%s: %w", parts[1], parts[2], err)
+			return false, fmt.Errorf("unseal stored key %s/%s: %w", parts[1], parts[2], err)
 		}
 		o, err := storedHSMObject(&object{Name: parts[1], Version: parts[2], Content: content})
 		if err != nil {

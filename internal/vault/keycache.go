@@ -17,15 +17,15 @@ const DefaultKeyCacheSize = 1024
 
 // keyCache keeps what a key operation needs of recently used key versions:
 // the parsed private material and the attributes that decide whether the
-// operation is allowed. It saves each operation a store read, an unseal and
-// two JSON decodings, and the parse of the material: building an RSA-2048
-// private key from its stored form costs about a sixth of a signature even
+// operation is allowed. It saves each operation a store read, an unseal,
+// two JSON decodings and the parse of the material. Building an RSA-2048
+// private key from its stored form costs about a sixth of a signature, even
 // with the CRT parameters stored.
 //
 // A version's material never changes, but its attributes do (update,
 // delete, recover, purge, a certificate's changes). Every entry therefore
-// carries the count of key writes (writeCounts.keys) read before the store was,
-// and it is used only while that count is unchanged. Entries are dropped
+// carries the count of key writes (writeCounts.keys) read before the store
+// was, and it is used only while that count is unchanged. Entries are dropped
 // when their key is deleted or purged, so that material does not outlive
 // its key in memory.
 type keyCache struct {
@@ -153,6 +153,7 @@ func (s *Service) operationKey(ctx context.Context, v *Vault, name, version stri
 	return e, nil
 }
 
+// isASCII reports whether every byte of s is below 0x80.
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -164,9 +165,8 @@ func isASCII(s string) bool {
 
 // writeCounts counts the committed write transactions that changed a
 // bucket of keys, and those that changed the bucket of live vaults. Update
-// adds one after the commit, so a reader that loads a count before reading
-// the store and finds it unchanged later knows that what it read is still
-// current.
+// adds one after the commit. A reader that loads a count before reading the
+// store, and finds it unchanged later, can therefore use what it read.
 type writeCounts struct {
 	keys   atomic.Uint64
 	vaults atomic.Uint64
